@@ -1,0 +1,19 @@
+# charfolio: character description -> curated image portfolio -> character LoRA.
+# This file only wires: config, validation, stages, and the default target.
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+include: "rules/common.smk"
+include: "rules/prompts.smk"
+include: "rules/generate.smk"
+
+
+rule all:
+    input:
+        all_targets(),
+    default_target: True

@@ -1,0 +1,1 @@
+"""Image generation: backends behind one protocol, and the seed-group shard writer."""

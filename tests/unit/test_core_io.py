@@ -1,0 +1,70 @@
+import os
+import signal
+import subprocess
+import sys
+
+import pyarrow.parquet as pq
+import pytest
+
+from charfolio import tables
+from charfolio.atomic import atomic_path, write_text_atomic
+from charfolio.progress import Progress, format_duration
+
+
+def test_atomic_path_leaves_nothing_on_failure(tmp_path):
+    target = tmp_path / "out.txt"
+    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("killed")
+    assert not target.exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_atomic_write_replaces_whole_file(tmp_path):
+    target = tmp_path / "out.txt"
+    write_text_atomic(target, "one")
+    write_text_atomic(target, "two")
+    assert target.read_text() == "two"
+
+
+def test_sigkill_mid_write_never_leaves_a_partial_target(tmp_path):
+    target = tmp_path / "big.bin"
+    code = (
+        "import sys, time\n"
+        "from charfolio.atomic import atomic_path\n"
+        "with atomic_path(sys.argv[1]) as tmp:\n"
+        "    with open(tmp, 'wb') as fh:\n"
+        "        fh.write(b'x' * 1000); fh.flush(); print('writing', flush=True); time.sleep(60)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code, str(target)], stdout=subprocess.PIPE)
+    assert proc.stdout.readline().strip() == b"writing"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not target.exists()
+
+
+def test_write_table_enforces_schema(tmp_path):
+    row = {"index": 0, "text": ", a", "category": "other", "backend": "template",
+           "model": "m", "verdict": "accepted", "reason": None, "attempt": 1}  # fmt: skip
+    path = tmp_path / "s.parquet"
+    tables.write_table(path, [row], tables.SCENARIOS)
+    assert pq.read_table(path).schema.names == tables.SCENARIOS.names
+    with pytest.raises(ValueError, match="not in the"):
+        tables.write_table(path, [row | {"surprise": 1}], tables.SCENARIOS)
+
+
+def test_read_table_rejects_foreign_files(tmp_path):
+    path = tmp_path / "x.parquet"
+    tables.write_table(path, [], tables.IMAGES)
+    with pytest.raises(ValueError, match="not a charfolio scenarios table"):
+        tables.read_table(path, tables.SCENARIOS)
+
+
+def test_progress_reports_rate_and_eta():
+    lines: list[str] = []
+    progress = Progress(total=4, label="job", log=lines.append, every_seconds=0)
+    progress.advance(2)
+    progress.advance(2)
+    assert lines[0].startswith("job: 2/4 (50%)") and "ETA" in lines[0]
+    assert lines[-1].startswith("job: 4/4 (100%)")
+    assert format_duration(3725) == "1h02m" and format_duration(65) == "1m05s"
