@@ -93,6 +93,7 @@ class CharacterPrompt:
     so editing a caption template never reruns generation)."""
 
     name: str
+    class_word: str
     base_prompt: str
     negative_prompt: str
     base_seed: int
@@ -115,7 +116,9 @@ class Character:
         return cls(**{f: data[f] for f in cls.__dataclass_fields__})
 
     def prompt(self) -> CharacterPrompt:
-        return CharacterPrompt(self.name, self.base_prompt, self.negative_prompt, self.base_seed)
+        return CharacterPrompt(
+            self.name, self.class_word, self.base_prompt, self.negative_prompt, self.base_seed
+        )
 
 
 def load_character(path: str | os.PathLike[str]) -> Character:
