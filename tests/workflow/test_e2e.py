@@ -50,7 +50,7 @@ def test_tiny_diffusers_run_is_deterministic(tmp_path):
         (workdir / "config").symlink_to(REPO / "config")
         snakemake(workdir, "--configfile", config_path("tiny.yaml"))
         rows = _check_shards(workdir / "results" / "demo", (1234, 1235))
-        assert len(rows) == 2 * (2 + 3 * 2 + 1)
+        assert len(rows) == 2 * (2 + 3 * 1 + 1)  # originals + scenarios x 1 + multi-batch
         assert {r["backend"] for r in rows} == {"tiny"}
         hashes.append({r["file"]: r["sha256"] for r in rows})
     assert hashes[0] == hashes[1]
