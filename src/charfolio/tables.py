@@ -92,3 +92,127 @@ def read_table(path: str | os.PathLike[str], schema: pa.Schema) -> pa.Table:
             f"(missing columns {missing}); delete it and rerun the rule that makes it"
         )
     return table.select(schema.names)
+
+
+EMBEDDING_INDEX = pa.schema(
+    [
+        pa.field("row", pa.int64(), nullable=False),  # row in the .npy beside this table
+        pa.field("file", pa.string(), nullable=False),
+        pa.field("ok", pa.bool_(), nullable=False),  # false: unreadable, the row is all zeros
+        pa.field("model", pa.string(), nullable=False),  # backend:model:weights
+        pa.field("reason", pa.string(), nullable=True),  # why not ok
+    ],
+    metadata={"charfolio.table": "embedding_index"},
+)
+
+CLUSTERS = pa.schema(
+    [
+        pa.field("file", pa.string(), nullable=False),  # only images whose face verdict is ok
+        pa.field("cluster", pa.int32(), nullable=False),  # 0 = largest cluster
+        pa.field("distance", pa.float64(), nullable=False),  # Euclidean, to its centroid
+        pa.field("cluster_size", pa.int32(), nullable=False),
+    ],
+    metadata={"charfolio.table": "clusters"},
+)
+
+SELECTION = pa.schema(
+    [
+        pa.field("file", pa.string(), nullable=False),
+        pa.field("seed", pa.int64(), nullable=False),
+        pa.field("mode", pa.string(), nullable=False),
+        pa.field("scenario", pa.string(), nullable=True),
+        pa.field("prompt", pa.string(), nullable=False),
+        pa.field("cluster", pa.int32(), nullable=True),  # null: not clustered (face not ok)
+        pa.field("quality_score", pa.float64(), nullable=True),  # [0, 1]; null when unreadable
+        pa.field("sharpness", pa.float64(), nullable=True),
+        pa.field("contrast", pa.float64(), nullable=True),
+        pa.field("face_confidence", pa.float64(), nullable=True),
+        pa.field("face_verdict", pa.string(), nullable=False),
+        # Stage verdicts in funnel order; null where the stage was not evaluated.
+        pa.field("face_pass", pa.bool_(), nullable=False),
+        pa.field("unique_pass", pa.bool_(), nullable=True),
+        pa.field("thresholds_pass", pa.bool_(), nullable=True),
+        pa.field("score_pass", pa.bool_(), nullable=True),
+        pa.field("verdict", pa.string(), nullable=False),  # passed | rejected
+        pa.field("reject_reason", pa.string(), nullable=True),  # the first failed check
+        pa.field("duplicate_of", pa.string(), nullable=True),
+        pa.field("duplicate_distance", pa.int32(), nullable=True),  # pHash bits to the kept copy
+        pa.field("rank", pa.int32(), nullable=True),  # 1-based, passing images only
+        pa.field("tiers", pa.list_(pa.string()), nullable=False),  # e.g. ["tier_70", "tier_100"]
+    ],
+    metadata={"charfolio.table": "selection"},
+)
+
+TIER_MANIFEST = pa.schema(
+    [
+        pa.field("file", pa.string(), nullable=False),  # the source image, as in IMAGES
+        pa.field("tier_file", pa.string(), nullable=False),  # relative to the tier directory
+        pa.field("caption_file", pa.string(), nullable=False),
+        pa.field("caption", pa.string(), nullable=False),
+        pa.field("rank", pa.int32(), nullable=False),
+        pa.field("cluster", pa.int32(), nullable=False),
+        pa.field("seed", pa.int64(), nullable=False),
+        pa.field("quality_score", pa.float64(), nullable=False),
+        pa.field("sharpness", pa.float64(), nullable=True),
+        pa.field("contrast", pa.float64(), nullable=True),
+        pa.field("face_confidence", pa.float64(), nullable=True),
+        pa.field("split", pa.string(), nullable=False),  # train | val
+    ],
+    metadata={"charfolio.table": "tier_manifest"},
+)
+
+FACES = pa.schema(
+    [
+        pa.field("file", pa.string(), nullable=False),  # as given, relative to results/{character}/
+        # ok | no_face | multiple_faces | partial_face | unreadable
+        pa.field("face_verdict", pa.string(), nullable=False),
+        pa.field("n_faces", pa.int32(), nullable=True),  # every detection; null when unreadable
+        # Pixel boxes [x0, y0, x1, y1] (x1/y1 exclusive; may reach past the border), largest first.
+        pa.field("boxes", pa.list_(pa.list_(pa.float64())), nullable=True),
+        pa.field("confidences", pa.list_(pa.float64()), nullable=True),  # [0, 1], same order
+        pa.field("face_confidence", pa.float64(), nullable=True),  # the main (largest) face
+        pa.field("landmarks", pa.list_(pa.list_(pa.float64())), nullable=True),  # main face [x, y]s
+        pa.field("descriptor", pa.list_(pa.float32()), nullable=True),  # main face identity vector
+        pa.field("descriptor_model", pa.string(), nullable=True),
+        pa.field("width", pa.int32(), nullable=True),
+        pa.field("height", pa.int32(), nullable=True),
+        pa.field("reason_detail", pa.string(), nullable=True),  # why unreadable
+    ],
+    metadata={"charfolio.table": "faces"},
+)
+
+QUALITY = pa.schema(
+    [
+        pa.field("file", pa.string(), nullable=False),
+        pa.field("readable", pa.bool_(), nullable=False),
+        pa.field("reason", pa.string(), nullable=True),  # unreadable | null
+        pa.field("reason_detail", pa.string(), nullable=True),
+        pa.field("sharpness", pa.float64(), nullable=True),  # Laplacian variance, raw
+        pa.field("contrast", pa.float64(), nullable=True),  # grey std, 0-255 scale, raw
+        pa.field("face_confidence", pa.float64(), nullable=True),  # from the faces table
+        pa.field("sharpness_score", pa.float64(), nullable=True),  # 0-100
+        pa.field("contrast_score", pa.float64(), nullable=True),  # 0-100
+        pa.field("face_score", pa.float64(), nullable=True),  # 0-100
+        pa.field("quality_score", pa.float64(), nullable=True),  # weighted, [0, 1]
+        pa.field("width", pa.int32(), nullable=True),
+        pa.field("height", pa.int32(), nullable=True),
+    ],
+    metadata={"charfolio.table": "quality"},
+)
+
+DUPLICATES = pa.schema(
+    [
+        pa.field("file", pa.string(), nullable=False),
+        pa.field("sha256", pa.string(), nullable=True),  # of the file's bytes; null if missing
+        pa.field("phash", pa.string(), nullable=True),  # 64-bit DCT hash, 16 hex; null: unreadable
+    ],
+    metadata={"charfolio.table": "duplicates"},
+)
+
+
+def image_files(image_tables: Sequence[str | os.PathLike[str]]) -> list[str]:
+    """The `file` column of IMAGES tables (seed shards or an ingested folder), in table order."""
+    files: list[str] = []
+    for path in image_tables:
+        files += read_table(path, IMAGES).column("file").to_pylist()
+    return files
