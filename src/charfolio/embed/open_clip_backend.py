@@ -1,0 +1,116 @@
+"""CLIP image embeddings through open_clip (the methodology's ViT-B/32 by default).
+
+`pretrained` is an open_clip tag (e.g. "openai", fetched into the model cache by the
+`models` step), a local .safetensors checkpoint (found by path or in the model cache), or
+null for random weights (tests and offline smoke runs only: the vectors carry no meaning).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping, Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from charfolio.config import (
+    PICKLE_SUFFIXES,
+    SAFE_MODEL_SUFFIXES,
+    ModelFileError,
+    resolve_model_file,
+)
+from charfolio.embed.base import l2_normalise, register_embedder
+
+# A very small ViT (64 px, 2 layers, 32-d output) for tests; registered with open_clip on load.
+TINY_MODEL = "charfolio-tiny-vit"
+
+
+@functools.cache
+def register_tiny_config() -> None:
+    import open_clip
+
+    config = resources.files("charfolio") / "data" / f"{TINY_MODEL}.json"
+    with resources.as_file(config) as path:
+        open_clip.add_model_config(Path(path))
+
+
+def _is_path(pretrained: str) -> bool:
+    suffix = Path(pretrained).suffix.lower()
+    return (
+        suffix in SAFE_MODEL_SUFFIXES + PICKLE_SUFFIXES or "/" in pretrained or "\\" in pretrained
+    )
+
+
+def resolve_pretrained(pretrained: str | None, model_cache: str | None) -> str | None:
+    """A tag passes through; a path must be a .safetensors file (pickle is refused)."""
+    if pretrained is None or not _is_path(pretrained):
+        return pretrained
+    path = resolve_model_file(pretrained, model_cache, "open_clip checkpoint")
+    if path.suffix.lower() != ".safetensors":
+        raise ModelFileError(
+            f"{path}: open_clip checkpoints must be .safetensors; convert it "
+            f"(safetensors.torch.save_file(state_dict, 'model.safetensors')) and point "
+            f"embeddings.open_clip.pretrained at the result"
+        )
+    return str(path)
+
+
+class OpenClipEmbedder:
+    name = "open_clip"
+
+    def __init__(
+        self,
+        model_name: str,
+        pretrained: str | None,
+        model_cache: str | None = None,
+        device: str = "auto",
+        seed: int = 0,
+    ) -> None:
+        import open_clip
+        import torch
+
+        register_tiny_config()
+        weights = resolve_pretrained(pretrained, model_cache)
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        self.device = torch.device(device)
+        self.dtype = torch.float16 if self.device.type == "cuda" else torch.float32
+        # Random weights depend on the torch RNG: seed it locally so reruns give the same vectors.
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            model, _, preprocess = open_clip.create_model_and_transforms(
+                model_name,
+                pretrained=weights,
+                precision="fp16" if self.dtype == torch.float16 else "fp32",
+                device=self.device,
+                cache_dir=model_cache,
+            )
+        self._model = model.eval()
+        self._preprocess = preprocess
+        self.dim = int(model.visual.output_dim)
+        source = Path(weights).name if weights and _is_path(pretrained or "") else weights
+        self.model = f"open_clip:{model_name}:{source or f'random-seed{seed}'}"
+
+    def embed(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        import torch
+        from PIL import Image
+
+        if not images:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        batch = torch.stack([self._preprocess(Image.fromarray(a)) for a in images])
+        with torch.inference_mode():
+            features = self._model.encode_image(batch.to(self.device, self.dtype))
+        return l2_normalise(features.float().cpu().numpy())
+
+
+@register_embedder("open_clip")
+def _create(settings: Mapping[str, Any], model_cache: str | None) -> OpenClipEmbedder:
+    return OpenClipEmbedder(
+        model_name=settings.get("model", "ViT-B-32"),
+        pretrained=settings.get("pretrained", "openai"),
+        model_cache=model_cache,
+        device=settings.get("device", "auto"),
+        seed=settings.get("seed", 0),
+    )
