@@ -11,6 +11,10 @@ configfile: "config/config.yaml"
 include: "rules/common.smk"
 include: "rules/prompts.smk"
 include: "rules/generate.smk"
+include: "rules/faces.smk"
+include: "rules/quality.smk"
+include: "rules/embed.smk"
+include: "rules/curate.smk"
 
 
 rule all:

@@ -7,3 +7,10 @@ Snakemake reruns exactly the jobs whose output the change affects.
 
 SCENARIOS = 1
 GENERATION = 1
+FACES = 1
+QUALITY = 1
+DUPLICATES = 1
+EMBEDDINGS = 1
+CLUSTERS = 1
+SELECTION = 1
+TIERS = 1

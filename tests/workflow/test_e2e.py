@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 
 import pyarrow.parquet as pq
 import pytest
@@ -12,6 +13,18 @@ from charfolio import tables
 from .conftest import REPO, config_path, snakemake
 
 pytestmark = pytest.mark.slow
+
+
+def planned_jobs(dry_run_output: str) -> dict[str, int]:
+    """The job counts of a dry run's "Job stats" table."""
+    lines = dry_run_output.split("Job stats:")[1].splitlines()[3:]
+    counts = {}
+    for line in lines:
+        name, count = line.split()
+        if name == "total":
+            return counts
+        counts[name] = int(count)
+    raise AssertionError("no total line in the job stats")
 
 
 def _check_shards(root, seeds):
@@ -30,16 +43,43 @@ def _check_shards(root, seeds):
     return rows
 
 
-def test_demo_run_writes_scenarios_and_shards(workdir):
+def test_demo_run_from_scenarios_to_tiers(workdir):
     snakemake(workdir, "--configfile", config_path("demo.yaml"))
-    rows = _check_shards(workdir / "results" / "demo", range(1234, 1238))
+    root = workdir / "results" / "demo"
+    rows = _check_shards(root, range(1234, 1238))
     # 4 groups x (2 originals + 10 scenarios x 2 + 4 multi-batch)
     assert len(rows) == 4 * 26
     assert {r["mode"] for r in rows} == {"original", "scenario", "multi_batch"}
-    assert (workdir / "results" / "demo" / "logs" / "generate_images" / "seed_1234.log").read_text()
+    assert "ETA" in (root / "logs" / "generate_images" / "seed_1234.log").read_text()
+
+    # Every curation stage rejected something, and the tiers are non-empty and nested.
+    report = json.loads((root / "selection_report.json").read_text())
+    for stage in report["funnel"]["stages"]:
+        assert stage["rejected"] > 0, stage
+    faces = pq.read_table(root / "faces.parquet").column("face_verdict").to_pylist()
+    assert {"ok", "no_face", "multiple_faces"} <= set(faces)
+    tiers = {}
+    for n in (10, 20, 40):
+        manifest = pq.read_table(root / f"tier_{n}" / "manifest.parquet").to_pylist()
+        assert manifest, n
+        tiers[n] = {r["file"] for r in manifest}
+        for r in manifest:
+            image = root / f"tier_{n}" / r["tier_file"]
+            assert image.exists() and (root / f"tier_{n}" / r["caption_file"]).read_text().startswith("nova woman")
+        assert (root / f"tier_{n}" / "selection_report.json").exists()
+    assert tiers[10] <= tiers[20] <= tiers[40]
+
     # Nothing to do on a second run.
     again = snakemake(workdir, "-n", "--configfile", config_path("demo.yaml"))
     assert "Nothing to be done" in again.stdout + again.stderr
+
+    # A threshold change reruns selection and tiers only.
+    changed = workdir / "stricter.yaml"
+    changed.write_text(
+        open(config_path("demo.yaml")).read().replace("{preset: aggressive}", "{preset: aggressive, min_sharpness: 200}")
+    )
+    dry = snakemake(workdir, "-n", "--configfile", str(changed)).stdout
+    assert planned_jobs(dry) == {"select_images": 1, "build_tier": 3, "all": 1}, dry
 
 
 def test_tiny_diffusers_run_is_deterministic(tmp_path):

@@ -1,0 +1,24 @@
+# The one-face gate: every image's faces, boxes, confidence and main-face descriptor.
+rule detect_faces:
+    input:
+        tables=shard_tables,
+    output:
+        "results/{character}/faces.parquet",
+    params:
+        faces=lookup(dpath="faces", within=config),
+        max_pixels=lookup(dpath="quality/max_pixels", within=config),
+        model_cache=lookup(dpath="model_cache", within=config),
+        version=versions.FACES,
+    log:
+        "results/{character}/logs/detect_faces.log",
+    benchmark:
+        "results/{character}/benchmarks/detect_faces.tsv"
+    threads: 1
+    resources:
+        gpu=lambda wildcards: int(config["faces"]["backend"] == "insightface"),
+        mem_mb=lambda wildcards, attempt: 4000 * attempt,
+        runtime=lambda wildcards, attempt: 120 * attempt,
+    conda:
+        "../envs/cpu.yaml"
+    script:
+        "../workflow/scripts/detect_faces.py"

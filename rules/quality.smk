@@ -1,0 +1,45 @@
+# Raw, unthresholded measurements: thresholds are applied only by selection.
+rule score_quality:
+    input:
+        tables=shard_tables,
+        faces="results/{character}/faces.parquet",
+    output:
+        "results/{character}/quality.parquet",
+    params:
+        weights=lookup(dpath="quality/weights", within=config),
+        max_pixels=lookup(dpath="quality/max_pixels", within=config),
+        version=versions.QUALITY,
+    log:
+        "results/{character}/logs/score_quality.log",
+    benchmark:
+        "results/{character}/benchmarks/score_quality.tsv"
+    threads: 8
+    resources:
+        mem_mb=lambda wildcards, attempt: 4000 * attempt,
+        runtime=60,
+    conda:
+        "../envs/cpu.yaml"
+    script:
+        "../workflow/scripts/score_quality.py"
+
+
+rule hash_images:
+    input:
+        tables=shard_tables,
+    output:
+        "results/{character}/duplicates.parquet",
+    params:
+        max_pixels=lookup(dpath="quality/max_pixels", within=config),
+        version=versions.DUPLICATES,
+    log:
+        "results/{character}/logs/hash_images.log",
+    benchmark:
+        "results/{character}/benchmarks/hash_images.tsv"
+    threads: 4
+    resources:
+        mem_mb=lambda wildcards, attempt: 2000 * attempt,
+        runtime=60,
+    conda:
+        "../envs/cpu.yaml"
+    script:
+        "../workflow/scripts/hash_images.py"

@@ -1,0 +1,17 @@
+"""Adapter: rule detect_faces -> charfolio.faces.analyze.detect_faces_in_tables."""
+
+from pathlib import Path
+
+from charfolio.faces.analyze import detect_faces_in_tables
+from charfolio.joblog import job_log
+
+with job_log(snakemake.log[0]) as log:
+    detect_faces_in_tables(
+        snakemake.input.tables,
+        root=Path(snakemake.output[0]).parent,
+        faces_cfg=snakemake.params.faces,
+        out_path=snakemake.output[0],
+        model_cache=snakemake.params.model_cache,
+        max_pixels=snakemake.params.max_pixels,
+        log=log,
+    )

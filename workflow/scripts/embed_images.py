@@ -1,0 +1,20 @@
+"""Adapter: rule embed_images -> charfolio.embed.stream.embed_tables."""
+
+from pathlib import Path
+
+import torch
+
+from charfolio.embed.stream import embed_tables
+from charfolio.joblog import job_log
+
+torch.set_num_threads(snakemake.threads)
+with job_log(snakemake.log[0]) as log:
+    embed_tables(
+        snakemake.input.tables,
+        root=Path(snakemake.output.npy).parent.parent,
+        embeddings_cfg=snakemake.params.embeddings,
+        out_npy=snakemake.output.npy,
+        out_index=snakemake.output.index,
+        model_cache=snakemake.params.model_cache,
+        log=log,
+    )

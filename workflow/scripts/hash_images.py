@@ -1,0 +1,18 @@
+"""Adapter: rule hash_images -> charfolio.duplicates.hash_images_in_tables."""
+
+from pathlib import Path
+
+from charfolio.duplicates import hash_images_in_tables
+from charfolio.joblog import job_log
+
+# Worker processes are spawned and re-import this script: only the parent runs the job.
+if __name__ == "__main__":
+    with job_log(snakemake.log[0]) as log:
+        hash_images_in_tables(
+            snakemake.input.tables,
+            root=Path(snakemake.output[0]).parent,
+            out_path=snakemake.output[0],
+            workers=snakemake.threads,
+            max_pixels=snakemake.params.max_pixels,
+            log=log,
+        )

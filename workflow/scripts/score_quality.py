@@ -1,0 +1,20 @@
+"""Adapter: rule score_quality -> charfolio.quality.score_quality_of_tables."""
+
+from pathlib import Path
+
+from charfolio.joblog import job_log
+from charfolio.quality import score_quality_of_tables
+
+# Worker processes are spawned and re-import this script: only the parent runs the job.
+if __name__ == "__main__":
+    with job_log(snakemake.log[0]) as log:
+        score_quality_of_tables(
+            snakemake.input.tables,
+            root=Path(snakemake.output[0]).parent,
+            faces_path=snakemake.input.faces,
+            out_path=snakemake.output[0],
+            weights=snakemake.params.weights,
+            workers=snakemake.threads,
+            max_pixels=snakemake.params.max_pixels,
+            log=log,
+        )
