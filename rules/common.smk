@@ -38,7 +38,11 @@ def prompt_fields(wildcards):
 
 def caption_fields(wildcards):
     c = character(wildcards.character)
-    return {"token": c.token, "class_word": c.class_word, "caption_template": c.caption_template}
+    return {
+        "token": c.token,
+        "class_word": c.class_word,
+        "caption_template": c.caption_template,
+    }
 
 
 def embedding_files(wildcards):
@@ -61,18 +65,45 @@ def tier_sizes():
     return [tier["size"] for tier in config["curation"]["tiers"]]
 
 
-def shard_tables(wildcards):
+def tier_selection(wildcards):
+    """The selection a tier is cut from; an unconfigured tier size fails before any job."""
+    if int(wildcards.n) not in tier_sizes():
+        raise ValueError(
+            f"tier_{wildcards.n} is not configured: curation.tiers has sizes {tier_sizes()}; "
+            f"add {{size: {wildcards.n}}} to curation.tiers in your config"
+        )
+    return f"results/{wildcards.character}/selection.parquet"
+
+
+def image_tables(name):
+    """The IMAGES tables of a character: its seed shards, or its ingested folder."""
+    if character(name).image_folder:
+        return [f"results/{name}/images/folder.parquet"]
     return expand(
         "results/{character}/images/seed_{seed}.parquet",
-        character=wildcards.character,
-        seed=seeds(wildcards.character),
+        character=name,
+        seed=seeds(name),
     )
+
+
+def shard_tables(wildcards):
+    return image_tables(wildcards.character)
+
+
+def image_folder(wildcards):
+    folder = character(wildcards.character).image_folder
+    if not folder:
+        raise ValueError(f"character {wildcards.character} has no image_folder")
+    return folder
 
 
 def all_targets():
     targets = []
     for name in config["characters"]:
-        targets.append(f"results/{name}/scenarios.parquet")
-        targets += expand("results/{character}/images/seed_{seed}.parquet", character=name, seed=seeds(name))
-        targets += expand("results/{character}/tier_{n}", character=name, n=tier_sizes())
+        if not character(name).image_folder:
+            targets.append(f"results/{name}/scenarios.parquet")
+        targets += image_tables(name)
+        targets += expand(
+            "results/{character}/tier_{n}", character=name, n=tier_sizes()
+        )
     return targets

@@ -7,18 +7,18 @@ rule cluster_images:
     output:
         clusters="results/{character}/clusters_k{k}.parquet",
         collapse="results/{character}/clusters_k{k}.json",
-    params:
-        random_state=lookup(dpath="curation/random_state", within=config),
-        collapse=lookup(dpath="curation/collapse", within=config),
-        version=versions.CLUSTERS,
     log:
         "results/{character}/logs/cluster_images_k{k}.log",
+    conda:
+        "../envs/cpu.yaml"
     threads: 1
     resources:
         mem_mb=lambda wildcards, attempt: 4000 * attempt,
         runtime=30,
-    conda:
-        "../envs/cpu.yaml"
+    params:
+        random_state=lookup(dpath="curation/random_state", within=config),
+        collapse=lookup(dpath="curation/collapse", within=config),
+        version=versions.CLUSTERS,
     script:
         "../workflow/scripts/cluster_images.py"
 
@@ -33,6 +33,14 @@ rule select_images:
     output:
         table="results/{character}/selection.parquet",
         report="results/{character}/selection_report.json",
+    log:
+        "results/{character}/logs/select_images.log",
+    conda:
+        "../envs/cpu.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
     params:
         thresholds=lookup(dpath="curation/thresholds", within=config),
         strategy=lookup(dpath="curation/strategy", within=config),
@@ -40,36 +48,28 @@ rule select_images:
         tiers=lookup(dpath="curation/tiers", within=config),
         duplicate_distance=lookup(dpath="curation/duplicate_distance", within=config),
         version=versions.SELECTION,
-    log:
-        "results/{character}/logs/select_images.log",
-    threads: 1
-    resources:
-        mem_mb=2000,
-        runtime=30,
-    conda:
-        "../envs/cpu.yaml"
     script:
         "../workflow/scripts/select_images.py"
 
 
 rule build_tier:
     input:
-        selection="results/{character}/selection.parquet",
+        selection=tier_selection,
         report="results/{character}/selection_report.json",
     output:
         directory("results/{character}/tier_{n}"),
+    log:
+        "results/{character}/logs/build_tier_{n}.log",
+    conda:
+        "../envs/cpu.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
     params:
         caption=caption_fields,
         link_mode=lookup(dpath="curation/link_mode", within=config),
         val_fraction=lookup(dpath="curation/val_fraction", within=config),
         version=versions.TIERS,
-    log:
-        "results/{character}/logs/build_tier_{n}.log",
-    threads: 1
-    resources:
-        mem_mb=1000,
-        runtime=10,
-    conda:
-        "../envs/cpu.yaml"
     script:
         "../workflow/scripts/build_tier.py"

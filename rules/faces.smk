@@ -4,21 +4,21 @@ rule detect_faces:
         tables=shard_tables,
     output:
         "results/{character}/faces.parquet",
-    params:
-        faces=lookup(dpath="faces", within=config),
-        max_pixels=lookup(dpath="quality/max_pixels", within=config),
-        model_cache=lookup(dpath="model_cache", within=config),
-        version=versions.FACES,
     log:
         "results/{character}/logs/detect_faces.log",
     benchmark:
         "results/{character}/benchmarks/detect_faces.tsv"
+    conda:
+        "../envs/cpu.yaml"
     threads: 1
     resources:
         gpu=lambda wildcards: int(config["faces"]["backend"] == "insightface"),
         mem_mb=lambda wildcards, attempt: 4000 * attempt,
         runtime=lambda wildcards, attempt: 120 * attempt,
-    conda:
-        "../envs/cpu.yaml"
+    params:
+        faces=lookup(dpath="faces", within=config),
+        max_pixels=lookup(dpath="quality/max_pixels", within=config),
+        model_cache=lookup(dpath="model_cache", within=config),
+        version=versions.FACES,
     script:
         "../workflow/scripts/detect_faces.py"

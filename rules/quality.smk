@@ -5,20 +5,20 @@ rule score_quality:
         faces="results/{character}/faces.parquet",
     output:
         "results/{character}/quality.parquet",
-    params:
-        weights=lookup(dpath="quality/weights", within=config),
-        max_pixels=lookup(dpath="quality/max_pixels", within=config),
-        version=versions.QUALITY,
     log:
         "results/{character}/logs/score_quality.log",
     benchmark:
         "results/{character}/benchmarks/score_quality.tsv"
+    conda:
+        "../envs/cpu.yaml"
     threads: 8
     resources:
         mem_mb=lambda wildcards, attempt: 4000 * attempt,
         runtime=60,
-    conda:
-        "../envs/cpu.yaml"
+    params:
+        weights=lookup(dpath="quality/weights", within=config),
+        max_pixels=lookup(dpath="quality/max_pixels", within=config),
+        version=versions.QUALITY,
     script:
         "../workflow/scripts/score_quality.py"
 
@@ -28,18 +28,18 @@ rule hash_images:
         tables=shard_tables,
     output:
         "results/{character}/duplicates.parquet",
-    params:
-        max_pixels=lookup(dpath="quality/max_pixels", within=config),
-        version=versions.DUPLICATES,
     log:
         "results/{character}/logs/hash_images.log",
     benchmark:
         "results/{character}/benchmarks/hash_images.tsv"
+    conda:
+        "../envs/cpu.yaml"
     threads: 4
     resources:
         mem_mb=lambda wildcards, attempt: 2000 * attempt,
         runtime=60,
-    conda:
-        "../envs/cpu.yaml"
+    params:
+        max_pixels=lookup(dpath="quality/max_pixels", within=config),
+        version=versions.DUPLICATES,
     script:
         "../workflow/scripts/hash_images.py"

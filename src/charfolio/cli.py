@@ -40,7 +40,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
     config = _load_config(args.config)
     for name in config["characters"]:
         load_character(Path(config["character_dir"]) / f"{name}.yaml")
-    print(f"ok: {' + '.join(args.config)} and {len(config['characters'])} character file(s) are valid")
+    print(
+        f"ok: {' + '.join(args.config)} and {len(config['characters'])} character file(s) are valid"
+    )
     return 0
 
 
@@ -50,13 +52,20 @@ def cmd_distribution(args: argparse.Namespace) -> int:
     dist_cfg = _load_config(args.config)["distribution"] if args.config else {}
     dist = calculate_distribution(
         original_images=args.original or dist_cfg.get("original_images", 50),
-        modified_images=args.modified if args.modified is not None else dist_cfg.get("modified_images", 600),
+        modified_images=args.modified
+        if args.modified is not None
+        else dist_cfg.get("modified_images", 600),
         batch_size=args.batch_size or dist_cfg.get("batch_size", 5),
         num_scenarios=args.scenarios,
         min_images_per_scenario=dist_cfg.get("min_images_per_scenario", 2),
-        multi_batch_per_seed=args.multi_batch if args.multi_batch is not None else dist_cfg.get("multi_batch_per_seed", 0),
+        multi_batch_per_seed=args.multi_batch
+        if args.multi_batch is not None
+        else dist_cfg.get("multi_batch_per_seed", 0),
     )
-    result = asdict(dist) | {"images_per_seed": dist.images_per_seed, "total_images": dist.total_images}
+    result = asdict(dist) | {
+        "images_per_seed": dist.images_per_seed,
+        "total_images": dist.total_images,
+    }
     if args.base_seed is not None:
         result["seeds"] = group_seeds(args.base_seed, dist)
     print(json.dumps(result, indent=2))
@@ -81,13 +90,99 @@ def cmd_regenerate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_curate(args: argparse.Namespace) -> int:
+    import shutil
+    import subprocess
+
+    import yaml
+
+    from charfolio.config import REPO_ROOT
+    from charfolio.ingest import find_images
+
+    folder = Path(args.folder).expanduser().resolve()
+    if not folder.is_dir() or not find_images(folder):
+        print(f"charfolio curate: {folder} is not a folder of images", file=sys.stderr)
+        return 2
+    out = Path(args.out).expanduser().resolve()
+    name = args.name or _safe_name(folder.name)
+    characters = out / "config" / "characters"
+    characters.mkdir(parents=True, exist_ok=True)
+    # The workflow's own config/config.yaml is the base; curate.yaml says what differs.
+    shutil.copyfile(REPO_ROOT / "config" / "config.yaml", out / "config" / "config.yaml")
+    character = {
+        "name": name,
+        "token": args.token,
+        "class_word": args.class_word,
+        "base_prompt": f"images curated from {folder.name}",
+        "base_seed": 0,
+        "caption_template": args.caption,
+        "image_folder": str(folder),
+    }
+    (characters / f"{name}.yaml").write_text(yaml.safe_dump(character, sort_keys=False))
+    overrides: dict[str, Any] = {
+        "characters": [name],
+        "character_dir": str(characters),
+        "faces": {"backend": args.faces},
+        "embeddings": {"backend": args.embedder},
+        "curation": {"thresholds": {"preset": args.preset}},
+    }
+    if args.tier:
+        # The requested tiers only, with the methodology's floor where it names one.
+        floors = {20: 0.92, 70: 0.85, 100: 0.78, 200: 0.70}
+        overrides["curation"]["tiers"] = [
+            {"size": n, "floor": floors.get(n) if args.floors else None}
+            for n in sorted(set(args.tier))
+        ]
+    curate_config = out / "config" / "curate.yaml"
+    curate_config.write_text(yaml.safe_dump(overrides, sort_keys=False))
+    configs = [str(curate_config), *args.config]
+    _load_config([str(out / "config" / "config.yaml"), *configs])  # fail here, not in Snakemake
+    targets = [f"results/{name}/tier_{n}" for n in args.tier] if args.tier else []
+    cmd = [
+        str(Path(sys.executable).parent / "snakemake"), "-s", str(REPO_ROOT / "Snakefile"),
+        "-d", str(out), "--cores", str(args.cores), *targets, "--configfile", *configs,
+    ]  # fmt: skip
+    print("running:", " ".join(cmd), flush=True)
+    code = subprocess.call(cmd)
+    if code == 0:
+        print(
+            f"done: {out / 'results' / name} (tiers, selection_report.json, faces/quality tables)"
+        )
+    return code
+
+
+def _safe_name(text: str) -> str:
+    import re
+
+    name = re.sub(r"[^a-z0-9_]+", "_", text.lower()).strip("_")
+    return name if name and name[0].isalnum() else f"folder_{name}"
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from charfolio.calibrate import calibrate
+
+    detector = None
+    if args.faces:
+        from charfolio.faces.detector import create_face_detector
+
+        detector = create_face_detector({"backend": args.faces}, args.model_cache)
+    _, snippet = calibrate(
+        args.folder, detector=detector, low=args.low, high=args.high, preset=args.preset,
+        log=lambda m: print(m, file=sys.stderr),
+    )  # fmt: skip
+    print(snippet)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="charfolio", description=__doc__)
     parser.add_argument("--version", action="version", version=f"charfolio {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("validate", help="validate config files and their characters")
-    p.add_argument("config", nargs="+", help="config files, later ones override (like --configfile)")
+    p.add_argument(
+        "config", nargs="+", help="config files, later ones override (like --configfile)"
+    )
     p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser("distribution", help="the seed distribution calculator")
@@ -106,6 +201,41 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="where to write the PNG")
     p.add_argument("--model-cache", default="models")
     p.set_defaults(func=cmd_regenerate)
+
+    p = sub.add_parser("curate", help="curate any folder of images with the workflow's rules")
+    p.add_argument("folder", help="a folder of images; top-level subfolders count as seed groups")
+    p.add_argument("--out", required=True, help="working folder: config/ and results/ go here")
+    p.add_argument(
+        "--tier", type=int, action="append", help="tier size to build (repeatable; default all)"
+    )
+    p.add_argument("--name", help="character name (default: from the folder name)")
+    p.add_argument("--token", default="subject", help="caption trigger word")
+    p.add_argument("--class-word", default="person")
+    p.add_argument("--caption", default="{token} {class_word}, photo", help="caption template")
+    p.add_argument("--faces", choices=["dlib", "insightface"], default="dlib")
+    p.add_argument("--embedder", choices=["open_clip", "colour_layout"], default="colour_layout",
+                   help="colour_layout works offline; open_clip needs its weights in model_cache")  # fmt: skip
+    p.add_argument(
+        "--preset", choices=["conservative", "balanced", "aggressive"], default="balanced"
+    )
+    p.add_argument("--floors", action="store_true",
+                   help="apply the methodology's tier score floors (0.92/0.85/0.78/0.70)")  # fmt: skip
+    p.add_argument("--config", action="append", default=[], help="extra config files (override)")
+    p.add_argument("--cores", default="all")
+    p.set_defaults(func=cmd_curate)
+
+    p = sub.add_parser("calibrate", help="thresholds from a folder of known-good images")
+    p.add_argument("folder")
+    p.add_argument(
+        "--faces", choices=["dlib", "insightface"], help="also calibrate face confidence"
+    )
+    p.add_argument("--low", type=int, default=25, help="percentile for minimums (default 25)")
+    p.add_argument("--high", type=int, default=75, help="percentile for 'good' (default 75)")
+    p.add_argument(
+        "--preset", choices=["conservative", "balanced", "aggressive"], default="balanced"
+    )
+    p.add_argument("--model-cache", default="models")
+    p.set_defaults(func=cmd_calibrate)
     return parser
 
 

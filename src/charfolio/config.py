@@ -110,6 +110,7 @@ class Character:
     negative_prompt: str
     base_seed: int
     caption_template: str
+    image_folder: str | None = None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Character:
@@ -131,7 +132,9 @@ def load_character(path: str | os.PathLike[str]) -> Character:
         )
     data = validate(load_yaml(path), "character", str(path))
     if data["name"] != path.stem:
-        raise ConfigError(f"{path}: name is {data['name']!r} but the file is {path.name}; make them match")
+        raise ConfigError(
+            f"{path}: name is {data['name']!r} but the file is {path.name}; make them match"
+        )
     return Character.from_dict(data)
 
 

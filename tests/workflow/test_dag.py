@@ -16,7 +16,10 @@ def test_lint_is_clean(workdir):
 
 @pytest.mark.parametrize(
     ("configfile", "character", "seeds"),
-    [("demo.yaml", "demo", range(1234, 1238)), ("config.yaml", "gentle_freckled", range(966983, 966993))],
+    [
+        ("demo.yaml", "demo", range(1234, 1238)),
+        ("config.yaml", "gentle_freckled", range(966983, 966993)),
+    ],
 )
 def test_dry_run_plans_every_target(workdir, configfile, character, seeds):
     result = snakemake(workdir, "-n", "--configfile", config_path(configfile))
@@ -26,9 +29,15 @@ def test_dry_run_plans_every_target(workdir, configfile, character, seeds):
     for seed in seeds:
         assert f"results/{character}/images/seed_{seed}.parquet" in out
     # each target alone (targets go before --configfile, which takes several values)
-    targets = [f"results/{character}/scenarios.parquet", f"results/{character}/images/seed_{seeds[0]}.parquet"]
+    targets = [
+        f"results/{character}/scenarios.parquet",
+        f"results/{character}/images/seed_{seeds[0]}.parquet",
+    ]
     for target in targets:
-        assert target in snakemake(workdir, "-n", target, "--configfile", config_path(configfile)).stdout
+        assert (
+            target
+            in snakemake(workdir, "-n", target, "--configfile", config_path(configfile)).stdout
+        )
 
 
 def test_slurm_profile_plans_shards_with_gpus(workdir):

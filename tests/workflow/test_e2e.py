@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
@@ -65,7 +66,9 @@ def test_demo_run_from_scenarios_to_tiers(workdir):
         tiers[n] = {r["file"] for r in manifest}
         for r in manifest:
             image = root / f"tier_{n}" / r["tier_file"]
-            assert image.exists() and (root / f"tier_{n}" / r["caption_file"]).read_text().startswith("nova woman")
+            assert image.exists() and (
+                root / f"tier_{n}" / r["caption_file"]
+            ).read_text().startswith("nova woman")
         assert (root / f"tier_{n}" / "selection_report.json").exists()
     assert tiers[10] <= tiers[20] <= tiers[40]
 
@@ -76,7 +79,9 @@ def test_demo_run_from_scenarios_to_tiers(workdir):
     # A threshold change reruns selection and tiers only.
     changed = workdir / "stricter.yaml"
     changed.write_text(
-        open(config_path("demo.yaml")).read().replace("{preset: aggressive}", "{preset: aggressive, min_sharpness: 200}")
+        Path(config_path("demo.yaml"))
+        .read_text()
+        .replace("{preset: aggressive}", "{preset: aggressive, min_sharpness: 200}")
     )
     dry = snakemake(workdir, "-n", "--configfile", str(changed)).stdout
     assert planned_jobs(dry) == {"select_images": 1, "build_tier": 3, "all": 1}, dry
@@ -101,6 +106,11 @@ def test_changing_generation_reruns_only_generation(workdir):
     target = "results/demo/images/seed_1234.parquet"
     snakemake(workdir, target, "--configfile", config_path("demo.yaml"))
     changed = workdir / "changed.yaml"
-    changed.write_text(open(config_path("demo.yaml")).read().replace("batch_size: 8", "batch_size: 4"))
+    changed.write_text(
+        Path(config_path("demo.yaml")).read_text().replace("batch_size: 8", "batch_size: 4")
+    )
     dry = snakemake(workdir, "-n", target, "--configfile", str(changed))
-    assert "generate_images" in dry.stdout and "make_scenarios " not in dry.stdout.split("Job stats:")[1]
+    assert (
+        "generate_images" in dry.stdout
+        and "make_scenarios " not in dry.stdout.split("Job stats:")[1]
+    )

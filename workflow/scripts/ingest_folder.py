@@ -1,0 +1,15 @@
+"""Adapter: rule ingest_folder -> charfolio.ingest.ingest_folder."""
+
+from pathlib import Path
+
+from charfolio.ingest import ingest_folder
+from charfolio.joblog import job_log
+
+with job_log(snakemake.log[0]) as log:
+    ingest_folder(
+        snakemake.params.folder,
+        character_name=snakemake.wildcards.character,
+        character_root=Path(snakemake.output[0]).parent.parent,
+        out_table=snakemake.output[0],
+        log=log,
+    )
