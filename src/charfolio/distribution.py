@@ -55,7 +55,9 @@ def calculate_distribution(
     per_scenario = 0
     if num_scenarios > 0:
         # ceil, so the requested number of modified images is always reached
-        per_scenario = max(min_images_per_scenario, math.ceil(modified_images / (groups * num_scenarios)))
+        per_scenario = max(
+            min_images_per_scenario, math.ceil(modified_images / (groups * num_scenarios))
+        )
     return Distribution(
         num_seed_groups=groups,
         original_per_seed=batch_size,
@@ -115,7 +117,9 @@ def plan_shard(
             f"({base_seed}..{base_seed + dist.num_seed_groups - 1})"
         )
     if len(scenarios) < dist.num_scenarios:
-        raise ValueError(f"the plan needs {dist.num_scenarios} scenarios, only {len(scenarios)} given")
+        raise ValueError(
+            f"the plan needs {dist.num_scenarios} scenarios, only {len(scenarios)} given"
+        )
     if dist.multi_batch_per_seed and not multi_batch_modifiers:
         raise ValueError("multi_batch_per_seed > 0 needs at least one multi-batch modifier")
     stem = f"char_{character_name}_seed_{seed}"
@@ -147,8 +151,16 @@ def plan_shard(
                 base_prompt + scenario.text, scenario)  # fmt: skip
     first_multi_variant = max(dist.original_per_seed, dist.images_per_scenario_per_seed)
     for k in range(dist.multi_batch_per_seed):
-        modifier = multi_batch_modifiers[(group * dist.multi_batch_per_seed + k) % len(multi_batch_modifiers)]
-        add(f"multi_batch_{k + 1:02d}", "multi_batch", k + 1, first_multi_variant + k, base_prompt + modifier)
+        modifier = multi_batch_modifiers[
+            (group * dist.multi_batch_per_seed + k) % len(multi_batch_modifiers)
+        ]
+        add(
+            f"multi_batch_{k + 1:02d}",
+            "multi_batch",
+            k + 1,
+            first_multi_variant + k,
+            base_prompt + modifier,
+        )
     return specs
 
 

@@ -5,8 +5,20 @@ changes the shot but not the context, so seeds and modifiers add controlled vari
 """
 
 EXPRESSIONS = ("soft smile", "laughing", "serious expression", "thoughtful look", "surprised look")
-ANGLES = ("frontal view", "three-quarter view", "slight profile", "looking over shoulder", "head tilted")
-LIGHTS = ("soft window light", "golden hour light", "overcast daylight", "studio rim light", "warm lamp light")
+ANGLES = (
+    "frontal view",
+    "three-quarter view",
+    "slight profile",
+    "looking over shoulder",
+    "head tilted",
+)
+LIGHTS = (
+    "soft window light",
+    "golden hour light",
+    "overcast daylight",
+    "studio rim light",
+    "warm lamp light",
+)
 
 
 def default_multi_batch_modifiers() -> list[str]:

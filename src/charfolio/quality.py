@@ -200,7 +200,9 @@ def score_quality_of_tables(
 ) -> pa.Table:
     """The quality stage for a character: raw metrics, component scores and weighted score."""
     faces = tables.read_table(faces_path, tables.FACES).select(["file", "face_confidence"])
-    confidences = dict(zip(faces["file"].to_pylist(), faces["face_confidence"].to_pylist(), strict=True))
+    confidences = dict(
+        zip(faces["file"].to_pylist(), faces["face_confidence"].to_pylist(), strict=True)
+    )
     rows = score_images(
         tables.image_files(image_tables), root, confidences, workers, log,
         weights=weights, max_pixels=max_pixels,

@@ -74,7 +74,9 @@ def write_table(
     for i, row in enumerate(rows):
         extra = set(row) - names
         if extra:
-            raise ValueError(f"row {i} has columns not in the {schema.metadata!r} schema: {sorted(extra)}")
+            raise ValueError(
+                f"row {i} has columns not in the {schema.metadata!r} schema: {sorted(extra)}"
+            )
     columns = {name: [row.get(name) for row in rows] for name in schema.names}
     table = pa.Table.from_pydict(columns, schema=schema)
     with atomic_path(path) as tmp:

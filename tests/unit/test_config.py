@@ -48,7 +48,9 @@ def test_bad_config_names_key_and_allowed_values():
 
 def test_character_name_must_match_file(tmp_path):
     path = tmp_path / "alice.yaml"
-    path.write_text(yaml.safe_dump({"name": "bob", "token": "x", "base_prompt": "a woman", "base_seed": 1}))
+    path.write_text(
+        yaml.safe_dump({"name": "bob", "token": "x", "base_prompt": "a woman", "base_seed": 1})
+    )
     with pytest.raises(ConfigError, match="make them match"):
         load_character(path)
 

@@ -45,7 +45,9 @@ def test_invalid_counts_are_errors(args):
 
 
 def _scenarios(n):
-    return [ScenarioRef(i, f", scenario number {i} in a place, soft light", "other") for i in range(n)]
+    return [
+        ScenarioRef(i, f", scenario number {i} in a place, soft light", "other") for i in range(n)
+    ]
 
 
 def test_plan_shard_counts_names_and_unique_noise():

@@ -60,7 +60,9 @@ def _png_bytes(image: Image.Image, parameters: str) -> bytes:
     return buf.getvalue()
 
 
-def _a1111_parameters(spec: ImageSpec, negative: str, backend: ImageBackend, gen: Mapping[str, Any]) -> str:
+def _a1111_parameters(
+    spec: ImageSpec, negative: str, backend: ImageBackend, gen: Mapping[str, Any]
+) -> str:
     return (
         f"{spec.prompt}\nNegative prompt: {negative}\n"
         f"Steps: {gen['steps']}, Sampler: {gen['sampler']}, Schedule type: {gen['sigmas']}, "
@@ -98,7 +100,9 @@ def generate_shard(
     if backend is None:
         started = time.perf_counter()
         backend = create_image_backend(generation, model_cache)
-        log(f"loaded {backend.name} backend ({backend.model_id}) in {time.perf_counter() - started:.1f}s")
+        log(
+            f"loaded {backend.name} backend ({backend.model_id}) in {time.perf_counter() - started:.1f}s"
+        )
     settings_json = json.dumps(
         {"generation": dict(generation), "backend": backend.settings()}, sort_keys=True, default=str
     )
@@ -121,9 +125,13 @@ def generate_shard(
         ]
         images = backend.render(requests)
         if len(images) != len(batch):
-            raise RuntimeError(f"{backend.name} backend returned {len(images)} images for {len(batch)} requests")
+            raise RuntimeError(
+                f"{backend.name} backend returned {len(images)} images for {len(batch)} requests"
+            )
         for spec, image in zip(batch, images, strict=True):
-            data = _png_bytes(image, _a1111_parameters(spec, character.negative_prompt, backend, generation))
+            data = _png_bytes(
+                image, _a1111_parameters(spec, character.negative_prompt, backend, generation)
+            )
             path = out_dir / spec.file_name
             write_bytes_atomic(path, data)
             rows.append(

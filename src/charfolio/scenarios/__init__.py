@@ -42,7 +42,9 @@ class ScenarioBackend(Protocol):
     name: str  # the table's `backend` column
     model: str  # the table's `model` column
 
-    def fill(self, collector: Collector, character: CharacterPrompt, log: Callable[[str], None]) -> None:
+    def fill(
+        self, collector: Collector, character: CharacterPrompt, log: Callable[[str], None]
+    ) -> None:
         """Offer lines to `collector` until it is done; else raise ScenarioGenerationError."""
         ...
 

@@ -455,7 +455,9 @@ class TemplateBackend:
     def __init__(self, scenarios_cfg: Mapping[str, Any], model_cache: str | None) -> None:
         self.seed = int(scenarios_cfg["seed"])
 
-    def fill(self, collector: Collector, character: CharacterPrompt, log: Callable[[str], None]) -> None:
+    def fill(
+        self, collector: Collector, character: CharacterPrompt, log: Callable[[str], None]
+    ) -> None:
         for category in CATEGORIES:
             lines = template_lines(category, self.seed, collector.min_words)
             while collector.remaining()[category] > 0:

@@ -147,7 +147,9 @@ class LlamaBackend:
             kwargs["n_threads"] = self.cfg["n_threads"]
         self.llm = Llama(**kwargs)
 
-    def fill(self, collector: Collector, character: CharacterPrompt, log: Callable[[str], None]) -> None:
+    def fill(
+        self, collector: Collector, character: CharacterPrompt, log: Callable[[str], None]
+    ) -> None:
         max_attempts = self.cfg["max_attempts"]
         for attempt in range(1, max_attempts + 1):
             if collector.done:
