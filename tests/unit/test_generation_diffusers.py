@@ -330,3 +330,10 @@ def test_generate_shard_end_to_end_and_regenerate(tmp_path, model_cache):
         difference = max_difference(regenerated, stored)
         print(f"regenerated row {index} ({row['file']}): max pixel difference {difference}")
         assert difference <= tolerance
+
+
+def test_prompts_past_the_clip_limit_are_reported(sd15: DiffusersBackend):
+    long_prompt = "freckled man, " + ", ".join(f"detail number {i}" for i in range(40))
+    warnings = sd15.prompt_warnings(["short prompt", long_prompt, long_prompt])
+    assert len(warnings) == 1
+    assert "> 77, the end is ignored" in warnings[0]

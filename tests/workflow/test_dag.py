@@ -14,30 +14,39 @@ def test_lint_is_clean(workdir):
     assert "Congratulations, your workflow is in a good condition" in result.stdout + result.stderr
 
 
-@pytest.mark.parametrize(
-    ("configfile", "character", "seeds"),
-    [
-        ("demo.yaml", "demo", range(1234, 1238)),
-        ("config.yaml", "gentle_freckled", range(966983, 966993)),
-    ],
-)
-def test_dry_run_plans_every_target(workdir, configfile, character, seeds):
-    result = snakemake(workdir, "-n", "--configfile", config_path(configfile))
-    out = result.stdout
+DAGS = {
+    "demo.yaml": ("demo", range(1234, 1238), "colour_layout", 6, (10, 20, 40)),
+    "config.yaml": (
+        "gentle_freckled", range(966983, 966993), "open_clip-ViT-B-32-openai", 8, (20, 70, 100, 200, 300),
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("configfile", DAGS)
+def test_dry_run_plans_every_target(workdir, configfile):
+    character, seeds, embedder, k, tiers = DAGS[configfile]
+    out = snakemake(workdir, "-n", "--configfile", config_path(configfile)).stdout
     assert re.search(r"make_scenarios\s+1\b", out)
     assert re.search(rf"generate_images\s+{len(seeds)}\b", out)
-    for seed in seeds:
-        assert f"results/{character}/images/seed_{seed}.parquet" in out
-    # each target alone (targets go before --configfile, which takes several values)
+    assert re.search(rf"build_tier\s+{len(tiers)}\b", out)
+    root = f"results/{character}"
     targets = [
-        f"results/{character}/scenarios.parquet",
-        f"results/{character}/images/seed_{seeds[0]}.parquet",
+        f"{root}/scenarios.parquet",
+        *(f"{root}/images/seed_{seed}.parquet" for seed in seeds),
+        f"{root}/faces.parquet",
+        f"{root}/quality.parquet",
+        f"{root}/duplicates.parquet",
+        f"{root}/embeddings/{embedder}.npy",
+        f"{root}/clusters_k{k}.parquet",
+        f"{root}/selection.parquet",
+        *(f"{root}/tier_{n}" for n in tiers),
     ]
     for target in targets:
-        assert (
-            target
-            in snakemake(workdir, "-n", target, "--configfile", config_path(configfile)).stdout
-        )
+        assert target in out, target
+    # each target alone (targets go before --configfile, which takes several values)
+    for target in (targets[0], targets[1], targets[-1]):
+        alone = snakemake(workdir, "-n", target, "--configfile", config_path(configfile)).stdout
+        assert target in alone
 
 
 def test_slurm_profile_plans_shards_with_gpus(workdir):

@@ -39,6 +39,10 @@ class ImageBackend(Protocol):
         """Backend settings that, with a request, regenerate the image (stored per row)."""
         ...
 
+    def prompt_warnings(self, prompts: Sequence[str]) -> list[str]:
+        """Problems the model would hide, such as text cut off by the text encoder's limit."""
+        ...
+
 
 BackendFactory = Callable[[Mapping[str, Any], str | None], ImageBackend]
 _REGISTRY: dict[str, BackendFactory] = {}

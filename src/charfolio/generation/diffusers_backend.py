@@ -105,6 +105,18 @@ class DiffusersBackend:
         )
         return list(output.images)
 
+    def prompt_warnings(self, prompts: Sequence[str]) -> list[str]:
+        # CLIP encodes at most model_max_length tokens (77) and diffusers drops the rest with
+        # only a logger warning; scenarios come last in a prompt, so they are what gets lost.
+        tokenizer = self.pipe.tokenizer
+        limit = tokenizer.model_max_length
+        warnings = []
+        for prompt in dict.fromkeys(prompts):
+            n = len(tokenizer(prompt, truncation=False).input_ids)
+            if n > limit:
+                warnings.append(f"{n} tokens > {limit}, the end is ignored: {prompt!r}")
+        return warnings
+
     def settings(self) -> dict[str, Any]:
         """What, besides a request, decides the pixels: stored with every image."""
         return {

@@ -483,6 +483,9 @@ class ReferenceVariationBackend:
     def render(self, requests: Sequence[RenderRequest]) -> list[Image.Image]:
         return [render_recipe(recipe_for(request)) for request in requests]
 
+    def prompt_warnings(self, prompts: Sequence[str]) -> list[str]:
+        return []  # prompts only seed the variation; nothing is cut off
+
     def settings(self) -> dict[str, Any]:
         return {
             "recipe_version": RECIPE_VERSION,

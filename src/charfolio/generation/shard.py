@@ -103,6 +103,12 @@ def generate_shard(
         log(
             f"loaded {backend.name} backend ({backend.model_id}) in {time.perf_counter() - started:.1f}s"
         )
+    too_long = backend.prompt_warnings([s.prompt for s in specs])
+    for warning in too_long[:5]:
+        log(f"WARNING prompt: {warning}")
+    if too_long:
+        log(f"WARNING {len(too_long)} prompt(s) exceed the text encoder's limit; shorten the "
+            f"character's base_prompt or the scenarios")  # fmt: skip
     settings_json = json.dumps(
         {"generation": dict(generation), "backend": backend.settings()}, sort_keys=True, default=str
     )
