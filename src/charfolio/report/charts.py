@@ -1,0 +1,138 @@
+"""The chart sections: the funnel, score histograms with thresholds, per-seed and per-cluster bars."""
+
+from __future__ import annotations
+
+from html import escape
+
+from charfolio.report import svg
+from charfolio.report.data import ReportData
+
+# The selection report's stage names, as the step an image reaches by passing them.
+STAGE_LABELS = {
+    "face": "face ok",
+    "duplicate": "unique",
+    "thresholds": "thresholds ok",
+    "quality_score": "passed",
+}
+
+
+def tier_colours(names: list[str]) -> dict[str, str]:
+    """Larger tiers lighter, the smallest darkest (drawn last, on top)."""
+    shades = svg.TIER_SHADES
+    return {name: shades[min(i, len(shades) - 1)] for i, name in enumerate(names)}
+
+
+def _legend(items: list[tuple[str, str]]) -> str:
+    spans = "".join(
+        f'<span><i style="background:{colour}"></i>{escape(name)}</span>' for name, colour in items
+    )
+    return f'<div class="legend">{spans}</div>'
+
+
+def funnel_section(d: ReportData) -> str:
+    funnel = d.selection["funnel"]
+    total = funnel["total"]
+    steps = [svg.FunnelStep("generated", total, {}, svg.GREY)]
+    for stage in funnel["stages"]:
+        label = STAGE_LABELS.get(stage["stage"], stage["stage"])
+        steps.append(svg.FunnelStep(label, stage["passed"], stage["reasons"]))
+    colours = tier_colours(d.tier_names)
+    for name in d.tier_names:
+        tier = d.selection["tiers"][name]
+        steps.append(svg.FunnelStep(name, tier["size"], {}, colours[name]))
+    note = (
+        f"{funnel['passed']:,} of {total:,} images passed "
+        f"({(funnel['pass_rate'] or 0):.1%}). Each image is counted once, under the first "
+        f"check it failed; tiers are filled from the passing images by rank."
+    )
+    return f'<p class="lead">{escape(note)}</p>{svg.funnel(steps, total)}'
+
+
+def quality_section(d: ReportData) -> str:
+    t = d.thresholds
+    readable = [r for r in d.rows if r["readable"]]
+    passed = [r for r in readable if r["verdict"] == "passed"]
+    floors = d.selection["parameters"]["tiers"]
+    score_lines = [svg.Line(t["min_quality_score"], f"min {t['min_quality_score']:g}")]
+    score_lines += [
+        svg.Line(floor, f"{name} ≥ {floor:g}", svg.NAVY)
+        for name, floor in floors.items()
+        if floor is not None
+    ]
+    contrast_lines = [svg.Line(t["min_contrast"], f"min {t['min_contrast']:g}")]
+    if t.get("max_contrast") is not None:
+        contrast_lines.append(svg.Line(t["max_contrast"], f"max {t['max_contrast']:g}"))
+    charts = [
+        svg.histogram(
+            [r["quality_score"] for r in readable],
+            [r["quality_score"] for r in passed],
+            score_lines,
+            "quality score",
+            domain=(0.0, 1.0),
+        ),
+        svg.histogram(
+            [r["sharpness"] for r in readable],
+            [r["sharpness"] for r in passed],
+            [svg.Line(t["min_sharpness"], f"min {t['min_sharpness']:g}")],
+            "sharpness (Laplacian variance)",
+        ),
+        svg.histogram(
+            [r["contrast"] for r in readable],
+            [r["contrast"] for r in passed],
+            contrast_lines,
+            "contrast (grey std, 0–255)",
+        ),
+    ]
+    keys = [
+        (f"all readable images ({len(readable):,})", svg.GREY),
+        (f"passed ({len(passed):,})", svg.TEAL),
+        ("threshold", svg.RED),
+    ]
+    if len(score_lines) > 1:
+        keys.append(("tier floor", svg.NAVY))
+    legend = _legend(keys)
+    return legend + '<div class="charts">' + "".join(charts) + "</div>"
+
+
+def _nested(d: ReportData, key: str, base: str, title: str, prefix: str) -> str:
+    dist = d.selection[key]
+    categories = sorted(dist["all"], key=lambda k: (len(k), k))  # numeric strings in order
+    colours = tier_colours(d.tier_names)
+    layers = [
+        svg.Layer(base, svg.GREY, [dist["all"].get(c, 0) for c in categories]),
+        svg.Layer("passed", svg.TEAL, [dist.get("passed", {}).get(c, 0) for c in categories]),
+    ]
+    for name in reversed(d.tier_names):  # largest first, so smaller tiers are drawn on top
+        layers.append(
+            svg.Layer(name, colours[name], [dist.get(name, {}).get(c, 0) for c in categories])
+        )
+    legend = _legend([(layer.name, layer.colour) for layer in layers])
+    labels = [f"{prefix}{c}" for c in categories]
+    chart = svg.nested_bars(labels, layers, title)
+    return f'{legend}<div class="columns">{chart}{_counts_table(labels, layers)}</div>'
+
+
+def _counts_table(labels: list[str], layers: list[svg.Layer]) -> str:
+    """The numbers behind the bars, for reading exact values."""
+    head = "".join(f'<th class="num">{escape(layer.name)}</th>' for layer in layers)
+    body = "".join(
+        f"<tr><td>{escape(label)}</td>"
+        + "".join(f'<td class="num">{layer.values[i]:,}</td>' for layer in layers)
+        + "</tr>"
+        for i, label in enumerate(labels)
+    )
+    return f"<table><thead><tr><th></th>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def seeds_section(d: ReportData) -> str:
+    chart = _nested(d, "per_seed", "generated", "images per seed group", "")
+    return f'<p class="lead">Tiers should draw on every seed group.</p>{chart}'
+
+
+def clusters_section(d: ReportData) -> str:
+    chart = _nested(d, "per_cluster", "face ok (clustered)", "images per cluster", "c")
+    collapse = d.selection.get("collapse") or {}
+    note = collapse.get("message", "Clusters of face-ok images, 0 the largest.")
+    verdict = collapse.get("verdict")
+    badge = f' <span class="badge {escape(verdict)}">{escape(verdict)}</span>' if verdict else ""
+    return f'<p class="lead">{escape(note)}{badge}</p>{chart}'

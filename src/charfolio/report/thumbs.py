@@ -1,0 +1,35 @@
+"""Small JPEG thumbnails as data URIs, so contact sheets live inside the one HTML file."""
+
+from __future__ import annotations
+
+import base64
+import io
+from pathlib import Path
+
+from PIL import Image, UnidentifiedImageError
+
+
+class Thumbnails:
+    """Thumbnails of images under `root`, made once per file however often they are shown."""
+
+    def __init__(self, root: Path, size: int = 112, quality: int = 72) -> None:
+        self.root, self.size, self.quality = root, size, quality
+        self._cache: dict[str, str | None] = {}
+
+    def uri(self, file: str) -> str | None:
+        """data:image/jpeg;base64,... for `file` (relative to root); None if unreadable."""
+        if file not in self._cache:
+            self._cache[file] = self._make(self.root / file)
+        return self._cache[file]
+
+    def _make(self, path: Path) -> str | None:
+        try:
+            with Image.open(path) as image:
+                image.draft("RGB", (self.size * 2, self.size * 2))  # fast JPEG decode at scale
+                thumb = image.convert("RGB")
+        except (OSError, UnidentifiedImageError, ValueError):
+            return None  # missing or broken: the sheet shows a placeholder instead
+        thumb.thumbnail((self.size, self.size), Image.Resampling.LANCZOS)
+        buffer = io.BytesIO()
+        thumb.save(buffer, "JPEG", quality=self.quality, optimize=True, progressive=False)
+        return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")

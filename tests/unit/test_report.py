@@ -1,0 +1,181 @@
+"""The HTML report: self-contained, every section present, and rendered by headless Chromium."""
+
+from __future__ import annotations
+
+import base64
+import io
+import re
+import shutil
+import subprocess
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from charfolio.report import SECTIONS, write_report
+
+from .catalog_data import build_results
+
+CHROMIUM_APT = "apt-get install -y chromium"
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("report") / "results"
+    build_results(root)
+    return root
+
+
+@pytest.fixture(scope="module")
+def report(results: Path) -> Path:
+    return write_report(results / "alice", results / "alice" / "report.html")
+
+
+class _Ids(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.sections: list[str] = []
+        self.images: list[str] = []
+        self.svgs = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if tag == "section":
+            self.sections.append(a.get("id") or "")
+        elif tag == "img":
+            self.images.append(a.get("src") or "")
+        elif tag == "svg":
+            self.svgs += 1
+
+
+def _parse(html: str) -> _Ids:
+    parser = _Ids()
+    parser.feed(html)
+    return parser
+
+
+def test_every_section_in_order(report: Path) -> None:
+    parsed = _parse(report.read_text())
+    assert parsed.sections == [sid for sid, _ in SECTIONS]
+    assert parsed.svgs == 6  # funnel, three histograms, seeds, clusters
+
+
+def test_self_contained(report: Path) -> None:
+    html = report.read_text()
+    assert not re.search(r"<(script|link|iframe|object|embed)\b", html)
+    assert "@import" not in html
+    assert not re.search(r"""url\(\s*['"]?(?!data:)""", html)
+    for attr in re.findall(r"""\b(?:src|href)="([^"]*)\"""", html):
+        assert attr.startswith(("data:image/jpeg;base64,", "#")), attr
+    # the only URL is the SVG namespace, which is an identifier and never fetched
+    assert set(re.findall(r"https?://[^\s\"'<>)]+", html)) == {"http://www.w3.org/2000/svg"}
+
+
+def test_thumbnails_are_small_jpegs(report: Path) -> None:
+    images = _parse(report.read_text()).images
+    assert images
+    for src in images:
+        data = base64.b64decode(src.split(",", 1)[1])
+        with Image.open(io.BytesIO(data)) as image:
+            assert image.format == "JPEG" and max(image.size) <= 112
+    assert report.stat().st_size < 300_000
+
+
+def test_content(report: Path) -> None:
+    html = report.read_text()
+    assert "<h1>alice</h1>" in html
+    for marker in ("min 0.85", "min 280", "min 55"):  # balanced thresholds on the histograms
+        assert marker in html
+    for reason in ("no face", "multiple faces", "duplicate", "low sharpness", "low quality score"):
+        assert f">{reason} <span" in html
+    assert 'id="sheet-tier_2"' in html and 'id="sheet-tier_4"' in html
+    assert 'id="cluster-0"' in html and 'id="cluster-1"' in html
+    assert "tier_2 plus these 2" in html
+
+
+def test_caps_say_what_is_not_shown(results: Path, tmp_path: Path) -> None:
+    out = write_report(
+        results / "alice", tmp_path / "r.html", per_reason=1, per_cluster=2, per_tier=1
+    )
+    html = out.read_text()
+    block = html.split('id="reject-no_face"')[1].split("<h3")[0]
+    assert block.count("<figure") == 1 and "and 1 more not shown" in block
+    cluster0 = html.split('id="cluster-0"')[1].split("<h3")[0]
+    assert cluster0.count("<figure") == 2 and "and 3 more not shown" in cluster0
+
+
+def test_explicit_paths_and_a_missing_image(results: Path, tmp_path: Path) -> None:
+    images = tmp_path / "images_root"
+    shutil.copytree(results / "bob", images, symlinks=True)
+    (images / "images/seed_300/c00.png").unlink()
+    out = write_report(
+        None,
+        tmp_path / "bob.html",
+        catalog=results / "bob" / "catalog.parquet",
+        selection_report=results / "bob" / "selection_report.json",
+        images_root=images,
+    )
+    html = out.read_text()
+    assert '<div class="missing">missing</div>' in html
+    assert _parse(html).sections == [sid for sid, _ in SECTIONS]
+
+
+def test_errors_name_the_file(results: Path, tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match=r"nowhere/catalog\.parquet not found"):
+        write_report(tmp_path / "nowhere", tmp_path / "r.html")
+    with pytest.raises(ValueError, match=r"the catalog is stale"):
+        write_report(
+            None,
+            tmp_path / "r.html",
+            catalog=results / "bob" / "catalog.parquet",
+            selection_report=results / "alice" / "selection_report.json",
+        )
+
+
+def _chromium() -> str:
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if path is None:
+        pytest.skip(f"headless Chromium not installed ({CHROMIUM_APT})")
+    return path
+
+
+def _run_chromium(report: Path, profile: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    command = [
+        _chromium(),
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--hide-scrollbars",
+        f"--user-data-dir={profile}",
+        *extra,
+        report.resolve().as_uri(),
+    ]
+    return subprocess.run(command, capture_output=True, text=True, timeout=180, check=True)
+
+
+def test_renders_in_headless_chromium(report: Path, tmp_path: Path) -> None:
+    dom = _run_chromium(report, tmp_path / "profile", "--dump-dom").stdout
+    parsed = _parse(dom)
+    assert parsed.sections == [sid for sid, _ in SECTIONS]
+    assert parsed.svgs == 6
+    assert len(parsed.images) == len(_parse(report.read_text()).images)
+    for sid, title in SECTIONS:
+        assert re.search(rf'<section id="{sid}"><h2>{re.escape(title)}</h2>', dom)
+
+
+def test_screenshot_in_headless_chromium(report: Path, tmp_path: Path) -> None:
+    shot = tmp_path / "report.png"
+    _run_chromium(report, tmp_path / "profile", "--window-size=1280,2400", f"--screenshot={shot}")
+    with Image.open(shot) as image:
+        assert image.size == (1280, 2400)
+        grey = image.convert("L")
+        # a rendered page: the dark header, white cards and charts, not a blank canvas
+        low, high = grey.getextrema()
+        assert low < 80 and high > 240
+        assert sum(1 for count in grey.histogram() if count) > 20
