@@ -68,3 +68,12 @@ def test_progress_reports_rate_and_eta():
     assert lines[0].startswith("job: 2/4 (50%)") and "ETA" in lines[0]
     assert lines[-1].startswith("job: 4/4 (100%)")
     assert format_duration(3725) == "1h02m" and format_duration(65) == "1m05s"
+
+
+def test_atomic_files_get_umask_permissions(tmp_path):
+    old = os.umask(0o022)
+    try:
+        write_text_atomic(tmp_path / "shared.txt", "x")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "shared.txt").stat().st_mode & 0o777 == 0o644
