@@ -9,7 +9,7 @@ TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 export CMAKE_ARGS ?= -DGGML_NATIVE=OFF
 CORES ?= all
 
-.PHONY: demo test install-demo install-all lint clean-demo bench
+.PHONY: demo test install-demo install-all system-deps lint clean-demo bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,8 +30,15 @@ install-all: $(VENV)/.installed-all
 demo: install-demo
 	$(BIN)/snakemake --profile profiles/default --configfile config/demo.yaml --cores $(CORES)
 
+# Debian's Chromium renders the HTML report in the tests (SLURM is installed by tests/slurm).
+system-deps:
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium >/dev/null; \
+	  else echo "chromium is missing and cannot be installed here: the report tests will skip"; fi; }
+
 ## Install everything and run the whole test suite.
-test: install-all
+test: install-all system-deps
 	$(BIN)/python -m pytest
 
 lint: install-all

@@ -5,6 +5,9 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 
+report: "workflow/report/workflow.rst"
+
+
 configfile: "config/config.yaml"
 
 
@@ -15,6 +18,7 @@ include: "rules/faces.smk"
 include: "rules/quality.smk"
 include: "rules/embed.smk"
 include: "rules/curate.smk"
+include: "rules/catalog.smk"
 
 
 rule all:

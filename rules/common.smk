@@ -86,6 +86,14 @@ def image_tables(name):
     )
 
 
+def tier_dirs(wildcards):
+    return [f"results/{wildcards.character}/tier_{n}" for n in tier_sizes()]
+
+
+def all_catalogs(wildcards):
+    return [f"results/{name}/catalog.parquet" for name in config["characters"]]
+
+
 def shard_tables(wildcards):
     return image_tables(wildcards.character)
 
@@ -106,4 +114,6 @@ def all_targets():
         targets += expand(
             "results/{character}/tier_{n}", character=name, n=tier_sizes()
         )
+        targets += [f"results/{name}/catalog.parquet", f"results/{name}/report.html"]
+    targets.append("results/catalog.duckdb")
     return targets

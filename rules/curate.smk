@@ -32,7 +32,12 @@ rule select_images:
         duplicates="results/{character}/duplicates.parquet",
     output:
         table="results/{character}/selection.parquet",
-        report="results/{character}/selection_report.json",
+        report=report(
+            "results/{character}/selection_report.json",
+            caption="../workflow/report/selection_report.rst",
+            category="Curation",
+            labels={"character": "{character}", "artifact": "selection report"},
+        ),
     log:
         "results/{character}/logs/select_images.log",
     conda:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from charfolio import __version__
+from charfolio.audit import add_audit_parser
 
 Command = Callable[[argparse.Namespace], int]
 _COMMANDS: dict[str, Command] = {}
@@ -236,6 +237,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--model-cache", default="models")
     p.set_defaults(func=cmd_calibrate)
+
+    add_audit_parser(sub)
     return parser
 
 

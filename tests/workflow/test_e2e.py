@@ -6,6 +6,7 @@ import hashlib
 import json
 from pathlib import Path
 
+import duckdb
 import pyarrow.parquet as pq
 import pytest
 
@@ -72,6 +73,15 @@ def test_demo_run_from_scenarios_to_tiers(workdir):
         assert (root / f"tier_{n}" / "selection_report.json").exists()
     assert tiers[10] <= tiers[20] <= tiers[40]
 
+    # One catalog row per image, a DuckDB over it, a report.
+    catalog = pq.read_table(root / "catalog.parquet")
+    assert catalog.num_rows == 104
+    assert set(catalog.column("file").to_pylist()) == {r["file"] for r in rows}
+    with duckdb.connect(str(workdir / "results" / "catalog.duckdb"), read_only=True) as db:
+        assert db.execute("SELECT count(*) FROM catalog").fetchone()[0] == 104
+    html = (root / "report.html").read_text()
+    assert "Selection funnel" in html and "http://" not in html.replace("http://www.w3.org", "")
+
     # Nothing to do on a second run.
     again = snakemake(workdir, "-n", "--configfile", config_path("demo.yaml"))
     assert "Nothing to be done" in again.stdout + again.stderr
@@ -84,7 +94,10 @@ def test_demo_run_from_scenarios_to_tiers(workdir):
         .replace("{preset: aggressive}", "{preset: aggressive, min_sharpness: 200}")
     )
     dry = snakemake(workdir, "-n", "--configfile", str(changed)).stdout
-    assert planned_jobs(dry) == {"select_images": 1, "build_tier": 3, "all": 1}, dry
+    assert planned_jobs(dry) == {
+        "select_images": 1, "build_tier": 3, "build_catalog": 1, "build_duckdb": 1,
+        "write_report": 1, "all": 1,
+    }, dry  # fmt: skip
 
 
 def test_tiny_diffusers_run_is_deterministic(tmp_path):

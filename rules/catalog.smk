@@ -1,0 +1,68 @@
+# One Parquet row per image, a DuckDB file over every character, and a report per character.
+rule build_catalog:
+    input:
+        unpack(cluster_files),
+        tables=shard_tables,
+        faces="results/{character}/faces.parquet",
+        quality="results/{character}/quality.parquet",
+        duplicates="results/{character}/duplicates.parquet",
+        selection="results/{character}/selection.parquet",
+        tiers=tier_dirs,
+    output:
+        "results/{character}/catalog.parquet",
+    log:
+        "results/{character}/logs/build_catalog.log",
+    conda:
+        "../envs/cpu.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    params:
+        version=versions.CATALOG,
+    script:
+        "../workflow/scripts/build_catalog.py"
+
+
+rule build_duckdb:
+    input:
+        all_catalogs,
+    output:
+        "results/catalog.duckdb",
+    log:
+        "results/logs/build_duckdb.log",
+    conda:
+        "../envs/cpu.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    params:
+        version=versions.CATALOG,
+    script:
+        "../workflow/scripts/build_duckdb.py"
+
+
+rule write_report:
+    input:
+        catalog="results/{character}/catalog.parquet",
+        report="results/{character}/selection_report.json",
+    output:
+        report(
+            "results/{character}/report.html",
+            caption="../workflow/report/curation_report.rst",
+            category="Curation",
+            labels={"character": "{character}", "artifact": "report"},
+        ),
+    log:
+        "results/{character}/logs/write_report.log",
+    conda:
+        "../envs/cpu.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    params:
+        version=versions.REPORT,
+    script:
+        "../workflow/scripts/write_report.py"
