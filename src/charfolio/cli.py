@@ -12,6 +12,7 @@ from typing import Any
 
 from charfolio import __version__
 from charfolio.audit import add_audit_parser
+from charfolio.models import add_models_parser
 
 Command = Callable[[argparse.Namespace], int]
 _COMMANDS: dict[str, Command] = {}
@@ -239,6 +240,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_calibrate)
 
     add_audit_parser(sub)
+    add_models_parser(sub)
     return parser
 
 

@@ -22,6 +22,7 @@ from charfolio.config import (
     resolve_model_file,
 )
 from charfolio.embed.base import l2_normalise, register_embedder
+from charfolio.models import open_clip_weights
 
 # A very small ViT (64 px, 2 layers, 32-d output) for tests; registered with open_clip on load.
 TINY_MODEL = "charfolio-tiny-vit"
@@ -73,6 +74,13 @@ class OpenClipEmbedder:
 
         register_tiny_config()
         weights = resolve_pretrained(pretrained, model_cache)
+        tag: dict[str, Any] = {}
+        if weights is not None and not _is_path(weights):
+            # A tag's .safetensors from model_cache (`charfolio models` put it there): left to
+            # open_clip, a tag goes to the Hub, which an offline node cannot reach, and may fall
+            # back to pickle weights. The tag's preprocessing and activation are applied here.
+            tag = open_clip.get_pretrained_cfg(model_name, weights)
+            weights = str(open_clip_weights(model_name, weights, model_cache))
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
         self.device = torch.device(device)
@@ -85,12 +93,16 @@ class OpenClipEmbedder:
                 pretrained=weights,
                 precision="fp16" if self.dtype == torch.float16 else "fp32",
                 device=self.device,
-                cache_dir=model_cache,
+                force_quick_gelu=bool(tag.get("quick_gelu", False)),
+                image_mean=tag.get("mean"),
+                image_std=tag.get("std"),
+                image_interpolation=tag.get("interpolation"),
+                image_resize_mode=tag.get("resize_mode"),
             )
         self._model = model.eval()
         self._preprocess = preprocess
         self.dim = int(model.visual.output_dim)
-        source = Path(weights).name if weights and _is_path(pretrained or "") else weights
+        source = Path(weights).name if weights and _is_path(pretrained or "") else pretrained
         self.model = f"open_clip:{model_name}:{source or f'random-seed{seed}'}"
 
     def embed(self, images: Sequence[np.ndarray]) -> np.ndarray:
