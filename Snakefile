@@ -19,6 +19,7 @@ include: "rules/quality.smk"
 include: "rules/embed.smk"
 include: "rules/curate.smk"
 include: "rules/catalog.smk"
+include: "rules/train.smk"
 
 
 rule all:

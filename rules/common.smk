@@ -7,8 +7,12 @@ from charfolio import versions
 from charfolio.config import load_character, validate
 from charfolio.distribution import seed_group_count
 from charfolio.embed.stream import embedding_name
+from charfolio.lora import resolve_preset, validate_preset
 
 validate(config, "config", "the workflow config")
+# A bad training preset fails here, before any job, naming the preset and the key.
+for _preset in config["training"]["presets"]:
+    validate_preset({"extends": _preset}, config["training"]["user_presets"])
 
 
 wildcard_constraints:
@@ -17,6 +21,7 @@ wildcard_constraints:
     n=r"\d+",
     k=r"\d+",
     model=r"[A-Za-z0-9_.-]+",
+    preset=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
 
 
 @functools.cache
@@ -94,6 +99,19 @@ def all_catalogs(wildcards):
     return [f"results/{name}/catalog.parquet" for name in config["characters"]]
 
 
+def training_preset(wildcards):
+    return resolve_preset(wildcards.preset, config["training"]["user_presets"])
+
+
+def lora_targets(name):
+    return expand(
+        "results/{character}/lora/{preset}/tier_{n}/summary.json",
+        character=name,
+        preset=config["training"]["presets"],
+        n=config["training"]["tiers"],
+    )
+
+
 def shard_tables(wildcards):
     return image_tables(wildcards.character)
 
@@ -115,5 +133,6 @@ def all_targets():
             "results/{character}/tier_{n}", character=name, n=tier_sizes()
         )
         targets += [f"results/{name}/catalog.parquet", f"results/{name}/report.html"]
+        targets += lora_targets(name)
     targets.append("results/catalog.duckdb")
     return targets

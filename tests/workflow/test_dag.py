@@ -75,3 +75,14 @@ def test_unknown_character_fails_with_the_fix(workdir):
     result = snakemake(workdir, "-n", "--configfile", str(bad), check=False)
     assert result.returncode != 0
     assert "config/characters/nobody.yaml does not exist" in result.stdout + result.stderr
+
+
+def test_bad_training_preset_fails_before_any_job(workdir):
+    bad = workdir / "bad.yaml"
+    bad.write_text(
+        "training:\n  presets: [mine]\n  user_presets:\n    mine: {extends: EXP_FACIAL_UNET_FOCUS_MID, learning_rte: 1.0e-4}\n"
+    )
+    result = snakemake(workdir, "-n", "--configfile", str(bad), check=False)
+    assert result.returncode != 0
+    assert "learning_rte" in result.stdout + result.stderr
+    assert not (workdir / "results").exists()

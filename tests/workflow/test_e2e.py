@@ -82,6 +82,17 @@ def test_demo_run_from_scenarios_to_tiers(workdir):
     html = (root / "report.html").read_text()
     assert "Selection funnel" in html and "http://" not in html.replace("http://www.w3.org", "")
 
+    # A LoRA trained on tier_10 with the tiny model, in both file formats.
+    lora = root / "lora" / "demo_tiny" / "tier_10"
+    summary = json.loads((lora / "summary.json").read_text())
+    assert summary["complete"] and summary["epochs"] == 2
+    assert {
+        "lora_diffusers.safetensors",
+        "lora_kohya.safetensors",
+        "loss_log.csv",
+        "training_config.json",
+    } <= {p.name for p in lora.iterdir()}
+
     # Nothing to do on a second run.
     again = snakemake(workdir, "-n", "--configfile", config_path("demo.yaml"))
     assert "Nothing to be done" in again.stdout + again.stderr
@@ -96,7 +107,7 @@ def test_demo_run_from_scenarios_to_tiers(workdir):
     dry = snakemake(workdir, "-n", "--configfile", str(changed)).stdout
     assert planned_jobs(dry) == {
         "select_images": 1, "build_tier": 3, "build_catalog": 1, "build_duckdb": 1,
-        "write_report": 1, "all": 1,
+        "write_report": 1, "train_lora": 1, "all": 1,
     }, dry  # fmt: skip
 
 

@@ -1,0 +1,23 @@
+"""Adapter: rule train_lora -> charfolio.lora.train_lora."""
+
+from pathlib import Path
+
+import torch
+
+from charfolio.joblog import job_log
+from charfolio.lora import train_lora
+
+torch.set_num_threads(snakemake.threads)
+with job_log(snakemake.log[0]) as log:
+    train_lora(
+        snakemake.input.tier,
+        model_cfg=snakemake.params.model,
+        preset=snakemake.params.preset,
+        out_dir=Path(snakemake.output.summary).parent,
+        model_cache=snakemake.params.model_cache,
+        backend=snakemake.params.backend,
+        tiny_weights_seed=snakemake.params.tiny_weights_seed,
+        device=snakemake.params.device,
+        user_presets=snakemake.params.user_presets,
+        log=log,
+    )
