@@ -20,6 +20,7 @@ include: "rules/embed.smk"
 include: "rules/curate.smk"
 include: "rules/catalog.smk"
 include: "rules/train.smk"
+include: "rules/balance.smk"
 
 
 rule all:

@@ -134,5 +134,8 @@ def all_targets():
         )
         targets += [f"results/{name}/catalog.parquet", f"results/{name}/report.html"]
         targets += lora_targets(name)
+        targets += expand(
+            "results/{character}/balance/tier_{n}.json", character=name, n=tier_sizes()
+        )
     targets.append("results/catalog.duckdb")
     return targets

@@ -93,6 +93,17 @@ def test_demo_run_from_scenarios_to_tiers(workdir):
         "training_config.json",
     } <= {p.name for p in lora.iterdir()}
 
+    # The shot-type balance of every tier against the recommended ranges, gaps named.
+    balance = json.loads((root / "balance" / "tier_40.json").read_text())
+    assert balance["images"] == len(tiers[40]) and balance["gaps"]
+    assert pq.read_table(root / "balance" / "tier_40.parquet").num_rows == len(tiers[40])
+
+    # A balanced copy of a tier: crops toward the targets, with provenance, originals kept.
+    snakemake(workdir, "results/demo/tier_20_balanced", "--configfile", config_path("demo.yaml"))
+    balanced = pq.read_table(root / "tier_20_balanced" / "manifest.parquet").to_pylist()
+    assert {r["file"] for r in balanced if r["origin"] == "original"} == tiers[20]
+    assert all(r["parent_file"] in tiers[20] for r in balanced if r["origin"] == "augmented")
+
     # Nothing to do on a second run.
     again = snakemake(workdir, "-n", "--configfile", config_path("demo.yaml"))
     assert "Nothing to be done" in again.stdout + again.stderr
@@ -107,7 +118,7 @@ def test_demo_run_from_scenarios_to_tiers(workdir):
     dry = snakemake(workdir, "-n", "--configfile", str(changed)).stdout
     assert planned_jobs(dry) == {
         "select_images": 1, "build_tier": 3, "build_catalog": 1, "build_duckdb": 1,
-        "write_report": 1, "train_lora": 1, "all": 1,
+        "write_report": 1, "train_lora": 1, "analyze_balance": 3, "all": 1,
     }, dry  # fmt: skip
 
 

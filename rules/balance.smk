@@ -1,0 +1,49 @@
+# Shot-type balance of a tier (close-up, medium, full-body, wide; multi-character,
+# occlusion, complex background) against the recommended ranges, and a balanced copy.
+rule analyze_balance:
+    input:
+        faces="results/{character}/faces.parquet",
+        tier="results/{character}/tier_{n}",
+    output:
+        table="results/{character}/balance/tier_{n}.parquet",
+        report="results/{character}/balance/tier_{n}.json",
+    log:
+        "results/{character}/logs/analyze_balance_{n}.log",
+    conda:
+        "../envs/cpu.yaml"
+    threads: 2
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    params:
+        targets=lookup(dpath="balance/targets", within=config),
+        rules=lookup(dpath="balance/rules", within=config),
+        version=versions.BALANCE,
+    script:
+        "../workflow/scripts/analyze_balance.py"
+
+
+rule augment_tier:
+    input:
+        tier="results/{character}/tier_{n}",
+        balance="results/{character}/balance/tier_{n}.parquet",
+        faces="results/{character}/faces.parquet",
+    output:
+        directory("results/{character}/tier_{n}_balanced"),
+    log:
+        "results/{character}/logs/augment_tier_{n}.log",
+    conda:
+        "../envs/cpu.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    params:
+        targets=lookup(dpath="balance/targets", within=config),
+        rules=lookup(dpath="balance/rules", within=config),
+        augment=lookup(dpath="balance/augment", within=config),
+        link_mode=lookup(dpath="curation/link_mode", within=config),
+        caption=caption_fields,
+        version=versions.AUGMENT,
+    script:
+        "../workflow/scripts/augment_tier.py"
