@@ -86,7 +86,8 @@ def tier_file_names(files: Sequence[str]) -> dict[str, str]:
     return {f: "__".join(Path(f).parts) for f in files}
 
 
-def _place(source: Path, target: Path, link_mode: str) -> None:
+def place_file(source: Path, target: Path, link_mode: str) -> None:
+    """Put `source` at `target` as a relative symlink, a hard link or a copy."""
     if link_mode == "symlink":
         # Relative to where the tier will live: temp and final directory are siblings.
         target.symlink_to(os.path.relpath(source, target.parent))
@@ -188,7 +189,7 @@ def _fill(
         image = Path("images") / names[r.file]
         caption_file = image.with_suffix(".txt")
         caption = render_caption(template, token, class_word, r.prompt, r.scenario)
-        _place(images_root / r.file, tmp / image, link_mode)
+        place_file(images_root / r.file, tmp / image, link_mode)
         (tmp / caption_file).write_text(caption + "\n", encoding="utf-8")
         manifest.append(
             {

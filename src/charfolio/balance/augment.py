@@ -62,6 +62,7 @@ from charfolio.balance.shots import (
 from charfolio.balance.targets import Targets, distance
 from charfolio.faces.analyze import border_cut
 from charfolio.imaging import read_rgb
+from charfolio.tiers import place_file
 
 PathLike = str | os.PathLike[str]
 LINK_MODES = ("symlink", "hardlink", "copy")
@@ -223,22 +224,6 @@ def choose_crops(
     return chosen
 
 
-def _place(source: Path, target: Path, link_mode: str) -> None:
-    if link_mode == "symlink":
-        # Relative, as tiers link: the temporary and the final directory are siblings.
-        target.symlink_to(os.path.relpath(source, target.parent))
-    elif link_mode == "hardlink":
-        try:
-            os.link(source, target)
-        except OSError as error:
-            raise OSError(
-                f"cannot hard-link {source} into {target.parent} ({error}); link_mode 'hardlink' "
-                f"needs the results and the set on one filesystem: use 'symlink' or 'copy'"
-            ) from error
-    else:
-        shutil.copy2(source, target)
-
-
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
@@ -298,7 +283,7 @@ def _build(
         b = balance[m["file"]]
         source = (images_root / m["file"]).resolve()
         name = Path(m["tier_file"]).name
-        _place(source, tmp / "images" / name, link_mode)
+        place_file(source, tmp / "images" / name, link_mode)
         caption = captions[m["file"]] = _caption(tier_dir, m)
         if frame_captions:
             caption = reframe_caption(caption, b["shot_type"])
