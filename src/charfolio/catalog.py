@@ -242,17 +242,8 @@ _VIEWS = (
 )
 
 
-def _index(rows: Sequence[dict[str, Any]], path: PathLike, rule: str) -> dict[str, dict[str, Any]]:
-    out: dict[str, dict[str, Any]] = {}
-    for row in rows:
-        if row["file"] in out:
-            raise ValueError(f"{path} lists {row['file']} twice; rerun the {rule} rule")
-        out[row["file"]] = row
-    return out
-
-
 def _table(path: PathLike, columns: Sequence[str], rule: str) -> dict[str, dict[str, Any]]:
-    return _index(read_rows(path, columns, rule), path, rule)
+    return tables.rows_by_file(read_rows(path, columns, rule), path, rule)
 
 
 def _require(files: Sequence[str], rows: Mapping[str, Any], path: PathLike, rule: str) -> None:
@@ -349,7 +340,7 @@ def build_catalog(
             f"the image tables {[str(p) for p in image_tables]} mix characters {characters}; "
             f"build one catalog per character"
         )
-    image_by = _index(images, "the image tables", "generate")
+    image_by = tables.rows_by_file(images, "the image tables", "generate")
     files = sorted(image_by)
     face_by = _table(faces, _FACE_COLUMNS, "faces")
     quality_by = _table(quality, _QUALITY_COLUMNS, "quality")

@@ -314,3 +314,15 @@ AUGMENTED = pa.schema(
     ],
     metadata={"charfolio.table": "augmented"},
 )
+
+
+def rows_by_file(
+    rows: Sequence[Mapping[str, Any]], source: str | os.PathLike[str], rule: str
+) -> dict[str, Mapping[str, Any]]:
+    """Index table rows by `file`; a file listed twice means a stale table, named with its rule."""
+    out: dict[str, Mapping[str, Any]] = {}
+    for row in rows:
+        if row["file"] in out:
+            raise ValueError(f"{source} lists {row['file']} twice; rerun the {rule} rule")
+        out[row["file"]] = row
+    return out

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from charfolio import tables
 from charfolio.duplicates import find_duplicates
 from charfolio.select.strategies import DEFAULT_STRATEGY, Candidate, rank
 from charfolio.select.thresholds import DEFAULT_TIERS, Thresholds, check_tiers, tier_name
@@ -69,17 +70,6 @@ class SelectionResult:
 
     def ranked(self) -> list[SelectionRow]:
         return sorted((r for r in self.rows if r.rank is not None), key=lambda r: r.rank or 0)
-
-
-def _by_file(
-    rows: Sequence[Mapping[str, Any]], table: str, rule: str
-) -> dict[str, Mapping[str, Any]]:
-    out: dict[str, Mapping[str, Any]] = {}
-    for row in rows:
-        if row["file"] in out:
-            raise ValueError(f"{table} lists {row['file']} twice; rerun the {rule} rule")
-        out[row["file"]] = row
-    return out
 
 
 def _require(files: Sequence[str], rows: Mapping[str, Any], table: str, rule: str) -> None:
@@ -211,10 +201,10 @@ def select(
     """
     tiers = dict(check_tiers(tiers))
     files = sorted(row["file"] for row in images)
-    image_by = _by_file(images, "the images table", "generate")
-    face_by = _by_file(faces, "faces.parquet", "faces")
-    quality_by = _by_file(quality, "quality.parquet", "quality")
-    cluster_by = _by_file(clusters, "the clusters table", "cluster")
+    image_by = tables.rows_by_file(images, "the images table", "generate")
+    face_by = tables.rows_by_file(faces, "faces.parquet", "faces")
+    quality_by = tables.rows_by_file(quality, "quality.parquet", "quality")
+    cluster_by = tables.rows_by_file(clusters, "the clusters table", "cluster")
     _require(files, face_by, "faces.parquet", "faces")
     _require(files, quality_by, "quality.parquet", "quality")
 
