@@ -134,8 +134,11 @@ def all_targets():
         )
         targets += [f"results/{name}/catalog.parquet", f"results/{name}/report.html"]
         targets += lora_targets(name)
+        # balance matters for what is trained on: the training tiers (any tier on request)
         targets += expand(
-            "results/{character}/balance/tier_{n}.json", character=name, n=tier_sizes()
+            "results/{character}/balance/tier_{n}.json",
+            character=name,
+            n=config["training"]["tiers"],
         )
     targets.append("results/catalog.duckdb")
     return targets
