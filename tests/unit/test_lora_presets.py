@@ -239,3 +239,12 @@ def test_kohya_keys_and_alpha():
     assert keys[f"{stem}.lora_up.weight"].shape == (32, 4)
     assert keys[f"{stem}.alpha"].item() == 2.0
     assert "lora_te_text_model_encoder_layers_0_self_attn_q_proj.lora_down.weight" in keys
+
+
+def test_an_empty_tier_is_a_clear_error(tmp_path: Path):
+    from charfolio import tables
+    from charfolio.lora.data import read_tier
+
+    tables.write_table(tmp_path / "manifest.parquet", [], tables.TIER_MANIFEST)
+    with pytest.raises(ValueError, match="the tier is empty, so there is nothing to train on"):
+        read_tier(tmp_path)

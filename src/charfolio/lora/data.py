@@ -106,6 +106,12 @@ def read_tier(tier_dir: str | os.PathLike[str]) -> TierData:
         content.update(f"{record['tier_file']}\0{_sha256_file(path)}\0{caption}\0".encode())
         rows.append(TierRow(record["tier_file"], path, caption, record["split"], record))
     train = tuple(r for r in rows if r.split == "train")
+    if not rows:
+        raise ValueError(
+            f"{manifest}: the tier is empty, so there is nothing to train on; see the tier's "
+            f"selection_report.json for why images were rejected (a looser curation.thresholds "
+            f"preset, or more images) or train on another tier"
+        )
     if not train:
         raise ValueError(f"{manifest}: no train images (all {len(rows)} rows are val)")
     return TierData(
