@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from charfolio import tables
+from charfolio.atomic import replace_dir
 from charfolio.select import SelectionResult, read_selection, selection_report
 from charfolio.select.core import SelectionRow
 from charfolio.select.thresholds import tier_name
@@ -163,7 +164,7 @@ def write_tier(
         (tmp / "selection_report.json").write_text(
             json.dumps(full, indent=2, sort_keys=True) + "\n"
         )
-        _replace_dir(tmp, out_dir)
+        replace_dir(tmp, out_dir)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     log(
@@ -209,14 +210,3 @@ def _fill(
         )
     tables.write_table(tmp / "manifest.parquet", manifest, tables.TIER_MANIFEST)
     return manifest
-
-
-def _replace_dir(new: Path, target: Path) -> None:
-    """Move `new` onto `target`; an old `target` is moved aside first and then deleted."""
-    old = None
-    if target.exists() or target.is_symlink():
-        old = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent))
-        os.replace(target, old / "tier")
-    os.replace(new, target)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)

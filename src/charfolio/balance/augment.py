@@ -46,6 +46,7 @@ from typing import Any
 from PIL import Image
 
 from charfolio import tables
+from charfolio.atomic import replace_dir
 from charfolio.balance.analyze import BalanceRules, balance_report, measure, write_report
 from charfolio.balance.caption_lint import lint_captions
 from charfolio.balance.shots import (
@@ -387,16 +388,6 @@ def _read_inputs(
     return _Inputs(manifest, balance, boxes)
 
 
-def _replace_dir(new: Path, target: Path) -> None:
-    old = None
-    if target.exists() or target.is_symlink():
-        old = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent))
-        os.replace(target, old / "set")
-    os.replace(new, target)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
 def augment_tier(
     tier_dir: PathLike,
     balance_table: PathLike,
@@ -476,7 +467,7 @@ def augment_tier(
             captions = {m["tier_file"]: m["caption"] for m in built.manifest}
             report["captions"] = lint_captions(captions, token, class_word)
         write_report(tmp / "balance_report.json", report)
-        _replace_dir(tmp, out_dir)
+        replace_dir(tmp, out_dir)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     before = report["before"]["shot_counts"]
