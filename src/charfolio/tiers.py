@@ -35,24 +35,32 @@ LINK_MODES = ("symlink", "hardlink", "copy")
 CAPTION_FIELDS = ("token", "class_word", "prompt", "scenario")
 
 
-def render_caption(
-    template: str, token: str, class_word: str, prompt: str, scenario: str | None
-) -> str:
-    """Fill the template; empty fields leave no dangling commas or doubled spaces."""
+def fill_caption_template(template: str, values: Mapping[str, str]) -> str:
+    """Fill `template` from `values`; empty fields leave no dangling commas or doubled spaces."""
     names = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
-    unknown = names - set(CAPTION_FIELDS)
+    unknown = names - set(values)
     if unknown:
         raise ValueError(
             f"caption template {template!r} uses unknown fields {sorted(unknown)}; "
-            f"use {', '.join('{' + f + '}' for f in CAPTION_FIELDS)}"
+            f"use {', '.join('{' + f + '}' for f in values)}"
         )
-    text = template.format(
-        token=token, class_word=class_word, prompt=prompt, scenario=scenario or ""
-    )
+    text = template.format(**values)
     text = re.sub(r"\s+", " ", text)
     text = re.sub(r"\s*,(\s*,)+", ",", text)  # ", ," left by an empty field
     text = re.sub(r"\s+,", ",", text)
     return text.strip(" ,")
+
+
+def render_caption(
+    template: str, token: str, class_word: str, prompt: str, scenario: str | None
+) -> str:
+    values = {
+        "token": token,
+        "class_word": class_word,
+        "prompt": prompt,
+        "scenario": scenario or "",
+    }
+    return fill_caption_template(template, {f: values[f] for f in CAPTION_FIELDS})
 
 
 def split_assignments(

@@ -28,7 +28,6 @@ import base64
 import importlib
 import io
 import re
-import string
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +38,7 @@ from PIL import Image
 
 from charfolio.balance.shots import SHOT_PHRASES
 from charfolio.config import ModelFileError, resolve_model_file
+from charfolio.tiers import fill_caption_template
 
 TEMPLATE_FIELDS = ("token", "class_word", "shot_type", "prompt", "scenario")
 DEFAULT_TEMPLATE = "{token} {class_word}, {shot_type}"
@@ -80,26 +80,16 @@ class Captioner(Protocol):
 
 def render(template: str, context: CaptionContext, description: str | None = None) -> str:
     """Fill a template; empty fields leave no dangling commas or doubled spaces."""
-    allowed = (*TEMPLATE_FIELDS, "description") if description is not None else TEMPLATE_FIELDS
-    names = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
-    unknown = names - set(allowed)
-    if unknown:
-        raise ValueError(
-            f"caption template {template!r} uses unknown fields {sorted(unknown)}; "
-            f"use {', '.join('{' + f + '}' for f in allowed)}"
-        )
-    text = template.format(
-        token=context.token,
-        class_word=context.class_word,
-        shot_type=SHOT_PHRASES.get(context.shot_type or "", ""),
-        prompt=context.prompt,
-        scenario=(context.scenario or "").strip(" ,"),
-        description=description or "",
-    )
-    text = re.sub(r"\s+", " ", text)
-    text = re.sub(r"\s*,(\s*,)+", ",", text)  # ", ," left by an empty field
-    text = re.sub(r"\s+,", ",", text)
-    return text.strip(" ,")
+    values = {
+        "token": context.token,
+        "class_word": context.class_word,
+        "shot_type": SHOT_PHRASES.get(context.shot_type or "", ""),
+        "prompt": context.prompt,
+        "scenario": (context.scenario or "").strip(" ,"),
+    }
+    if description is not None:
+        values["description"] = description
+    return fill_caption_template(template, values)
 
 
 def clean_description(text: str, prompt: str = "") -> str:
