@@ -133,6 +133,38 @@ def config_entries(config: Mapping[str, Any]) -> list[ModelEntry]:
     def add(key: str, name: str | None, kind: Kind, **extra: Any) -> None:
         entries.append(ModelEntry(key, name or "", kind, cache, sources.get(name or ""), **extra))
 
+    def add_open_clip(key: str, section: Mapping[str, Any]) -> None:
+        from charfolio.embed.open_clip_backend import _is_path
+
+        pretrained = section.get("pretrained", "openai")
+        if not pretrained:
+            return  # random weights: nothing to fetch
+        if _is_path(pretrained):
+            add(key, pretrained, Kind.SAFETENSORS)
+        else:
+            add(key, pretrained, Kind.OPEN_CLIP, open_clip_model=section.get("model", "ViT-B-32"))
+
+    def add_story_models(story: Mapping[str, Any]) -> None:
+        splitter = story["splitter"]
+        if splitter["backend"] == "llama_cpp":
+            path = splitter["llama_cpp"]["model_path"]
+            is_package = bool(path) and path.startswith("package:")
+            add("story.splitter.llama_cpp.model_path", path,
+                Kind.PACKAGE if is_package else Kind.GGUF)  # fmt: skip
+        if config["training"]["backend"] == "tiny":
+            return  # tiny IP-Adapter / ControlNet models are built, not fetched
+        if story.get("ip_adapter"):
+            ip = story["ip_adapter"]
+            add("story.ip_adapter.path", ip["path"], Kind.FOLDER)
+            if ip.get("image_encoder"):
+                add("story.ip_adapter.image_encoder", ip["image_encoder"], Kind.FOLDER)
+        if story.get("controlnet"):
+            control = story["controlnet"]
+            kind = Kind.SAFETENSORS if control["path"].endswith(".safetensors") else Kind.FOLDER
+            add("story.controlnet.path", control["path"], kind)
+            if control.get("detector_path"):
+                add("story.controlnet.detector_path", control["detector_path"], Kind.FOLDER)
+
     scenarios = config["scenarios"]
     if scenarios["backend"] == "llama_cpp":
         path = scenarios["llama_cpp"]["model_path"]
@@ -158,15 +190,13 @@ def config_entries(config: Mapping[str, Any]) -> list[ModelEntry]:
     else:
         add("faces.dlib", "package:face-recognition-models", Kind.PACKAGE)
     embeddings = config["embeddings"]
-    pretrained = embeddings["open_clip"].get("pretrained")
-    if embeddings["backend"] == "open_clip" and pretrained:
-        from charfolio.embed.open_clip_backend import _is_path
-
-        key = "embeddings.open_clip.pretrained"
-        if _is_path(pretrained):
-            add(key, pretrained, Kind.SAFETENSORS)
-        else:
-            add(key, pretrained, Kind.OPEN_CLIP, open_clip_model=embeddings["open_clip"]["model"])
+    if embeddings["backend"] == "open_clip":
+        add_open_clip("embeddings.open_clip.pretrained", embeddings["open_clip"])
+    # the checkpoint report and storyboards score images against their prompts
+    add_open_clip("prompt_adherence.pretrained", config.get("prompt_adherence") or {})
+    story = config.get("story") or {}
+    if story.get("stories"):
+        add_story_models(story)
     return entries
 
 

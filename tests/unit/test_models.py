@@ -18,6 +18,7 @@ from charfolio.config import ModelFileError, load_schema, validate
 from charfolio.models import (
     PACKAGED,
     SHA256_MISMATCH,
+    Kind,
     config_entries,
     inspect,
     open_clip_weights,
@@ -117,6 +118,7 @@ def make_config(sources: dict[str, Any] | None = None, **sections: Any) -> dict[
         "generation": {"backend": "tiny"},
         "faces": {"backend": "dlib", "dlib": {"models_dir": "dlib"}},
         "embeddings": {"backend": "colour_layout"},
+        "prompt_adherence": {"pretrained": None},
     }
     config.update(sections)
     if "model_sources" in load_schema("config")["properties"]:
@@ -488,6 +490,7 @@ def test_the_models_command_merges_configs_and_check_exits_non_zero(
         "generation": diffusers("model.safetensors"),
         "faces": {"dlib": {"models_dir": "dlib"}},
         "embeddings": {"backend": "colour_layout"},
+        "prompt_adherence": {"pretrained": None},
     }
     (workdir / "base.yaml").write_text(yaml.safe_dump(base))
     (workdir / "more.yaml").write_text(yaml.safe_dump({"model_cache": "cache2"}))
@@ -499,3 +502,43 @@ def test_the_models_command_merges_configs_and_check_exits_non_zero(
     (workdir / "cache2").mkdir()
     (workdir / "cache2/model.safetensors").write_bytes(b"weights")
     assert args.func(args) == 0
+
+
+def test_storyboard_and_report_models_are_listed() -> None:
+    """Prompt adherence's CLIP, the splitter's GGUF, IP-Adapter and ControlNet files."""
+    config = make_config(
+        prompt_adherence={"model": "ViT-B-32", "pretrained": "openai"},
+        generation=diffusers("sd15.safetensors", config_dir="sd15-configs"),
+        story={
+            "stories": {"market": {"text": "Aldar meets a merchant."}},
+            "splitter": {"backend": "llama_cpp", "llama_cpp": {"model_path": "story.gguf"}},
+            "ip_adapter": {"path": "ip-adapter", "image_encoder": "ip-adapter/encoder"},
+            "controlnet": {
+                "type": "depth",
+                "path": "controlnet-depth.safetensors",
+                "detector_path": "dpt-hybrid",
+            },
+        },
+    )
+    entries = {e.key: e for e in config_entries(config)}
+    assert entries["prompt_adherence.pretrained"].kind is Kind.OPEN_CLIP
+    assert entries["story.splitter.llama_cpp.model_path"].name == "story.gguf"
+    assert entries["story.ip_adapter.path"].kind is Kind.FOLDER
+    assert entries["story.ip_adapter.image_encoder"].name == "ip-adapter/encoder"
+    assert entries["story.controlnet.path"].kind is Kind.SAFETENSORS
+    assert entries["story.controlnet.detector_path"].name == "dpt-hybrid"
+    code, out = run(config, check=True)
+    assert code != 0 and "story.ip_adapter.path" in out
+
+
+def test_tiny_training_builds_its_control_models_and_random_clip_needs_nothing() -> None:
+    config = make_config(
+        training={"backend": "tiny"},
+        story={
+            "stories": {"market": {"text": "Aldar meets a merchant."}},
+            "ip_adapter": {"path": "ip-adapter"},
+            "controlnet": {"path": "controlnet"},
+        },
+    )
+    keys = [e.key for e in config_entries(config)]
+    assert not [k for k in keys if k.startswith(("story.", "prompt_adherence."))]

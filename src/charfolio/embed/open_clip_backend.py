@@ -101,6 +101,7 @@ class OpenClipEmbedder:
             )
         self._model = model.eval()
         self._preprocess = preprocess
+        self._tokenizer = open_clip.get_tokenizer(model_name)  # BPE vocab ships with open_clip
         self.dim = int(model.visual.output_dim)
         source = Path(weights).name if weights and _is_path(pretrained or "") else pretrained
         self.model = f"open_clip:{model_name}:{source or f'random-seed{seed}'}"
@@ -114,6 +115,17 @@ class OpenClipEmbedder:
         batch = torch.stack([self._preprocess(Image.fromarray(a)) for a in images])
         with torch.inference_mode():
             features = self._model.encode_image(batch.to(self.device, self.dtype))
+        return l2_normalise(features.float().cpu().numpy())
+
+    def embed_text(self, texts: Sequence[str]) -> np.ndarray:
+        """Unit text embeddings from the same model's text tower (for CLIP text-image scores)."""
+        import torch
+
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        tokens = self._tokenizer(list(texts)).to(self.device)
+        with torch.inference_mode():
+            features = self._model.encode_text(tokens)
         return l2_normalise(features.float().cpu().numpy())
 
 
