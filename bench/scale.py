@@ -20,7 +20,8 @@ one-rule workflow and reported beside the DAG's times: on a machine with SLURM c
 but no reachable controller, the slurm executor plugin's `scontrol show config` probe alone
 waits about 9 s at every start.
 
-Prints one JSON object. Targets: at most a few hundred jobs (under 1,000), a dry run under
+Prints one JSON object. Targets: at most a few hundred jobs (under 1,000 DAG jobs, and at
+most 400 sbatch submissions once profiles/slurm groups the small CPU jobs), a dry run under
 10 s, and only selection and its downstream rules after a threshold change.
 
     .venv/bin/python bench/scale.py [--characters 21] [--repeat 3] [--keep DIR]
@@ -47,6 +48,7 @@ from charfolio.distribution import calculate_distribution
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = Path(sys.executable).parent / "snakemake"
 MAX_JOBS = 999
+MAX_SUBMISSIONS = 400  # "a few hundred" sbatch calls on the cluster
 MAX_DRY_RUN_SECONDS = 10.0
 THRESHOLD = ("curation.thresholds.min_sharpness", 150.0)
 SELECTION_RULES = {"select_images", "build_tier"}
@@ -95,6 +97,29 @@ def job_stats(output: str) -> dict[str, int]:
     table = output.split("Job stats:", 1)[1].split("\n\n", 1)[0]
     rows = re.findall(r"^(\w+)\s+(\d+)\s*$", table, flags=re.MULTILINE)
     return {rule: int(n) for rule, n in rows if rule != "total"}
+
+
+def slurm_submissions(jobs_by_rule: dict[str, int], characters: int) -> dict[str, Any]:
+    """sbatch submissions of the DAG under profiles/slurm, whose groups merge small CPU jobs.
+
+    Each character's jobs of one group are one connected component (the profile groups only
+    rules that sit next to each other in a character's chain), and `group-components: m`
+    packs up to m such components into one submission. The `all` rule submits nothing.
+    """
+    profile = yaml.safe_load((REPO / "profiles" / "slurm" / "config.yaml").read_text())
+    groups: dict[str, str] = profile.get("groups", {})
+    per_group = profile.get("group-components", {})
+    submissions: dict[str, int] = {}
+    for rule, n in jobs_by_rule.items():
+        if rule == "all" or rule in groups:
+            continue
+        submissions[rule] = n
+    for group in sorted(set(groups.values())):
+        components = (
+            characters if any(jobs_by_rule.get(r) for r, g in groups.items() if g == group) else 0
+        )
+        submissions[f"group {group}"] = -(-components // int(per_group.get(group, 1)))
+    return {"total": sum(submissions.values()), "by_rule_or_group": submissions}
 
 
 def timed_dry_runs(workdir: Path, repeat: int, *args: str) -> tuple[dict[str, int], list[float]]:
@@ -171,6 +196,7 @@ def main() -> None:
         downstream, _ = timed_dry_runs(workdir, 1, "--forcerun", "select_images")
 
         jobs = sum(full.values())
+        submissions = slurm_submissions(full, args.characters)["total"]
         extra_rules = sorted(set(changed) - SELECTION_RULES - {"all"})
         result = {
             "characters": args.characters,
@@ -185,6 +211,7 @@ def main() -> None:
             "full_dag": {
                 "jobs": jobs,
                 "jobs_by_rule": full,
+                "slurm_submissions": slurm_submissions(full, args.characters),
                 "dry_run_seconds": statistics.median(full_runs),
                 "dry_run_runs": full_runs,
                 "dry_run_minus_startup_seconds": round(
@@ -219,6 +246,7 @@ def main() -> None:
             },
             "targets_met": {
                 f"jobs <= {MAX_JOBS}": jobs <= MAX_JOBS,
+                f"slurm submissions <= {MAX_SUBMISSIONS}": submissions <= MAX_SUBMISSIONS,
                 f"dry run < {MAX_DRY_RUN_SECONDS:g} s": max(full_runs) < MAX_DRY_RUN_SECONDS,
                 "threshold change: selection and its downstream only": changed == downstream
                 and not set(changed) & UPSTREAM_RULES,
