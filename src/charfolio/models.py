@@ -72,6 +72,7 @@ _PICKLE_HINT = (
 class Kind(Enum):
     GGUF = "a .gguf file"
     SAFETENSORS = "a .safetensors file"
+    ONNX = "an .onnx file"
     CHECKPOINT = "a .safetensors file or a diffusers folder"
     FOLDER = "a folder"
     INSIGHTFACE_PACK = "an InsightFace pack folder"
@@ -163,7 +164,9 @@ def config_entries(config: Mapping[str, Any]) -> list[ModelEntry]:
             kind = Kind.SAFETENSORS if control["path"].endswith(".safetensors") else Kind.FOLDER
             add("story.controlnet.path", control["path"], kind)
             if control.get("detector_path"):
-                add("story.controlnet.detector_path", control["detector_path"], Kind.FOLDER)
+                # depth: a transformers folder; pose: an RTMPose-format ONNX file
+                detector = Kind.ONNX if control["type"] == "pose" else Kind.FOLDER
+                add("story.controlnet.detector_path", control["detector_path"], detector)
 
     scenarios = config["scenarios"]
     if scenarios["backend"] == "llama_cpp":
@@ -271,7 +274,9 @@ def _wrong_type(entry: ModelEntry, found: Path) -> str:
             check_safe_model_format(found)
         except ModelFileError as error:
             return str(error)
-    wanted = {Kind.GGUF: ".gguf", Kind.SAFETENSORS: ".safetensors"}.get(entry.kind)
+    wanted = {Kind.GGUF: ".gguf", Kind.SAFETENSORS: ".safetensors", Kind.ONNX: ".onnx"}.get(
+        entry.kind
+    )
     if wanted and (not found.is_file() or found.suffix.lower() != wanted):
         return f"{found}: {entry.key} must be {entry.kind.value}"
     if entry.kind is Kind.CHECKPOINT and found.is_file() and found.suffix.lower() != ".safetensors":

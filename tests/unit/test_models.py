@@ -531,6 +531,20 @@ def test_storyboard_and_report_models_are_listed() -> None:
     assert code != 0 and "story.ip_adapter.path" in out
 
 
+def test_a_pose_detector_is_an_onnx_file(workdir: Path) -> None:
+    config = make_config(
+        generation=diffusers("sd15.safetensors", config_dir="sd15-configs"),
+        story={
+            "stories": {"market": {"text": "Aldar meets a merchant."}},
+            "controlnet": {"type": "pose", "path": "cn", "detector_path": "rtmpose.onnx"},
+        },
+    )
+    entry = next(e for e in config_entries(config) if e.key == "story.controlnet.detector_path")
+    assert entry.kind is Kind.ONNX
+    (workdir / "models/rtmpose.onnx").mkdir(parents=True)  # a folder where a file belongs
+    assert "must be an .onnx file" in inspect(entry).detail
+
+
 def test_tiny_training_builds_its_control_models_and_random_clip_needs_nothing() -> None:
     config = make_config(
         training={"backend": "tiny"},

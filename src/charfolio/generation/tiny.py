@@ -16,13 +16,15 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+import safetensors.torch
 import torch
 from diffusers import (
     AutoencoderKL,
+    ControlNetModel,
     DiffusionPipeline,
     EulerDiscreteScheduler,
     PNDMScheduler,
@@ -30,10 +32,18 @@ from diffusers import (
     StableDiffusionXLPipeline,
     UNet2DConditionModel,
 )
+from diffusers.models.embeddings import ImageProjection
 from diffusers.utils import convert_state_dict_to_diffusers
 from open_clip.tokenizer import bytes_to_unicode, default_bpe
 from peft import LoraConfig, get_peft_model_state_dict
-from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection, CLIPTokenizer
+from transformers import (
+    CLIPTextConfig,
+    CLIPTextModel,
+    CLIPTextModelWithProjection,
+    CLIPTokenizer,
+    CLIPVisionConfig,
+    CLIPVisionModelWithProjection,
+)
 
 from charfolio.generation.backends import register_image_backend
 from charfolio.generation.diffusers_backend import DiffusersBackend
@@ -189,21 +199,27 @@ def build_tiny_pipeline(architecture: str, weights_seed: int) -> DiffusionPipeli
 
 
 def ensure_tiny_model(architecture: str, weights_seed: int, root: str | os.PathLike[str]) -> Path:
-    """The diffusers folder `root/tiny-{architecture}-seed{weights_seed}`, saved once.
+    """The diffusers folder `root/tiny-{architecture}-seed{weights_seed}`, saved once."""
+    return build_folder_once(
+        Path(root) / f"tiny-{architecture}-seed{weights_seed}",
+        lambda tmp: build_tiny_pipeline(architecture, weights_seed).save_pretrained(
+            tmp, safe_serialization=True
+        ),
+    )
+
+
+def build_folder_once(folder: Path, build: Callable[[Path], object]) -> Path:
+    """`folder`, made by `build(tmp)` the first time it is asked for.
 
     It is written into a temporary folder and renamed into place, so concurrent jobs and
     killed jobs never leave (or read) a half-written model.
     """
-    root = Path(root)
-    folder = root / f"tiny-{architecture}-seed{weights_seed}"
     if folder.is_dir():
         return folder
-    root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=root))
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
     try:
-        build_tiny_pipeline(architecture, weights_seed).save_pretrained(
-            tmp, safe_serialization=True
-        )
+        build(tmp)
         os.rename(tmp, folder)
     except OSError:
         if not folder.is_dir():  # another job renamed its copy into place first: use that one
@@ -242,6 +258,116 @@ def write_tiny_lora(
         path.parent, unet_lora_layers=layers, weight_name=path.name, safe_serialization=True
     )
     return path
+
+
+# The layout of h94/IP-Adapter, which diffusers' load_ip_adapter expects.
+TINY_IP_ADAPTER_SUBFOLDER = "models"
+TINY_IP_ADAPTER_WEIGHTS = "ip-adapter_tiny.safetensors"
+IP_ADAPTER_TOKENS = 4  # the plain IP-Adapter's image tokens per reference image
+
+
+def _vision_config() -> CLIPVisionConfig:
+    return CLIPVisionConfig(
+        hidden_size=32,
+        intermediate_size=37,
+        projection_dim=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        image_size=32,
+        patch_size=4,
+    )
+
+
+def tiny_ip_adapter_state_dict(unet: UNet2DConditionModel, image_embed_dim: int) -> dict[str, Any]:
+    """An IP-Adapter for `unet` with random weights from the global torch RNG.
+
+    As in IP-Adapter's checkpoints: `image_proj` maps the image encoder's projection to
+    IP_ADAPTER_TOKENS cross-attention tokens; `ip_adapter` holds to_k_ip / to_v_ip for every
+    cross-attention layer, numbered 1, 3, 5... in the UNet's attention-processor order.
+    """
+    cross_dim = unet.config.cross_attention_dim
+    projection = ImageProjection(
+        cross_attention_dim=cross_dim,
+        image_embed_dim=image_embed_dim,
+        num_image_text_embeds=IP_ADAPTER_TOKENS,
+    )
+    image_proj = {k.replace("image_embeds", "proj"): v for k, v in projection.state_dict().items()}
+    ip_layers: dict[str, torch.Tensor] = {}
+    key_id = 1
+    for name in unet.attn_processors:
+        if name.endswith("attn1.processor"):
+            continue  # self-attention gets no image tokens
+        hidden = _attention_hidden_size(unet, name)
+        for kind in ("to_k_ip", "to_v_ip"):
+            # Unit-variance weights (not nn.Linear's small init): references must visibly
+            # change tiny renders for the tests to mean anything.
+            ip_layers[f"{key_id}.{kind}.weight"] = torch.randn(hidden, cross_dim)
+        key_id += 2
+    return {"image_proj": image_proj, "ip_adapter": ip_layers}
+
+
+def _attention_hidden_size(unet: UNet2DConditionModel, processor_name: str) -> int:
+    channels = list(unet.config.block_out_channels)
+    block = processor_name.split(".")[0]
+    if block == "mid_block":
+        return channels[-1]
+    index = int(processor_name.split(".")[1])
+    return list(reversed(channels))[index] if block == "up_blocks" else channels[index]
+
+
+def ensure_tiny_ip_adapter(
+    architecture: str, weights_seed: int, root: str | os.PathLike[str]
+) -> Path:
+    """`root/tiny-ip-adapter-{architecture}-seed{weights_seed}` in h94/IP-Adapter's layout.
+
+    `models/ip-adapter_tiny.safetensors` ("image_proj." / "ip_adapter." keys) fits the tiny
+    UNet of the same architecture; `models/image_encoder/` is a tiny CLIP vision model.
+    """
+
+    def build(tmp: Path) -> None:
+        models = tmp / TINY_IP_ADAPTER_SUBFOLDER
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(weights_seed + 1)  # not the UNet's own weights
+            encoder = CLIPVisionModelWithProjection(_vision_config())
+            state = tiny_ip_adapter_state_dict(
+                build_tiny_unet(architecture), encoder.config.projection_dim
+            )
+        encoder.save_pretrained(models / "image_encoder", safe_serialization=True)
+        flat = {f"{part}.{k}": v.contiguous() for part, d in state.items() for k, v in d.items()}
+        safetensors.torch.save_file(flat, models / TINY_IP_ADAPTER_WEIGHTS)
+
+    return build_folder_once(
+        Path(root) / f"tiny-ip-adapter-{architecture}-seed{weights_seed}", build
+    )
+
+
+def build_tiny_controlnet(architecture: str, weights_seed: int) -> ControlNetModel:
+    """A ControlNet copied from the tiny UNet of `weights_seed`, its zero layers made random.
+
+    ControlNet starts its output convolutions at zero (a no-op); their weights get noise
+    here (biases stay zero, so the residuals follow the control image), as write_tiny_lora
+    does for lora_B. The conditioning embedding downsamples by 2, the tiny VAE's factor.
+    """
+    unet = build_tiny_pipeline(architecture, weights_seed).unet
+    controlnet = ControlNetModel.from_unet(unet, conditioning_embedding_out_channels=(16, 32))
+    with torch.random.fork_rng(devices=[]), torch.no_grad():
+        torch.manual_seed(weights_seed + 2)
+        for param in controlnet.parameters():
+            if param.dim() > 1 and not param.any():
+                param.normal_(0.0, 1.0)
+    return controlnet
+
+
+def ensure_tiny_controlnet(
+    architecture: str, weights_seed: int, root: str | os.PathLike[str]
+) -> Path:
+    """The ControlNet folder `root/tiny-controlnet-{architecture}-seed{weights_seed}`."""
+    return build_folder_once(
+        Path(root) / f"tiny-controlnet-{architecture}-seed{weights_seed}",
+        lambda tmp: build_tiny_controlnet(architecture, weights_seed).save_pretrained(
+            tmp, safe_serialization=True
+        ),
+    )
 
 
 @register_image_backend("tiny")
