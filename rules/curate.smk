@@ -59,6 +59,7 @@ rule select_images:
 
 rule build_tier:
     input:
+        unpack(tier_captions),
         selection=tier_selection,
         report="results/{character}/selection_report.json",
     output:

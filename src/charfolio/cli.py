@@ -117,7 +117,6 @@ def cmd_curate(args: argparse.Namespace) -> int:
         "class_word": args.class_word,
         "base_prompt": f"images curated from {folder.name}",
         "base_seed": 0,
-        "caption_template": args.caption,
         "image_folder": str(folder),
     }
     (characters / f"{name}.yaml").write_text(yaml.safe_dump(character, sort_keys=False))
@@ -127,6 +126,7 @@ def cmd_curate(args: argparse.Namespace) -> int:
         "faces": {"backend": args.faces},
         "embeddings": {"backend": args.embedder},
         "curation": {"thresholds": {"preset": args.preset}},
+        "captions": {"template": args.caption},  # a folder's images have no prompt
     }
     if args.tier:
         # The requested tiers only, with the methodology's floor where it names one.
@@ -213,7 +213,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", help="character name (default: from the folder name)")
     p.add_argument("--token", default="subject", help="caption trigger word")
     p.add_argument("--class-word", default="person")
-    p.add_argument("--caption", default="{token} {class_word}, photo", help="caption template")
+    p.add_argument(
+        "--caption",
+        default="{token} {class_word}, {shot_type}",
+        help="caption template of the template captioner (captions.template): fields {token}, "
+        "{class_word}, {shot_type}; for a VLM set captions in a --config file",
+    )
     p.add_argument("--faces", choices=["dlib", "insightface"], default="dlib")
     p.add_argument("--embedder", choices=["open_clip", "colour_layout"], default="colour_layout",
                    help="colour_layout works offline; open_clip needs its weights in model_cache")  # fmt: skip

@@ -195,6 +195,12 @@ def config_entries(config: Mapping[str, Any]) -> list[ModelEntry]:
     embeddings = config["embeddings"]
     if embeddings["backend"] == "open_clip":
         add_open_clip("embeddings.open_clip.pretrained", embeddings["open_clip"])
+    captions = config.get("captions") or {}  # image_folder characters' captioner
+    if captions.get("backend") == "transformers":
+        add("captions.transformers.model_path", captions["transformers"]["model_path"], Kind.FOLDER)
+    elif captions.get("backend") == "llama_cpp":
+        for key in ("model_path", "mmproj_path"):
+            add(f"captions.llama_cpp.{key}", captions["llama_cpp"][key], Kind.GGUF)
     # the checkpoint report and storyboards score images against their prompts
     add_open_clip("prompt_adherence.pretrained", config.get("prompt_adherence") or {})
     story = config.get("story") or {}

@@ -6,6 +6,8 @@
       manifest.parquet       one row per image: rank, cluster, seed, scores, train/val split
       selection_report.json  the selection report plus this tier's own summary
 
+Captions come from the caption template and each image's prompt; images without a prompt
+(an ingested folder) take theirs from a CAPTIONS table instead (the caption_images rule).
 The directory is built under a temporary name beside its target and renamed at the end,
 so a killed job leaves no half-made tier.
 """
@@ -22,7 +24,7 @@ import string
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from charfolio import tables
 from charfolio.atomic import replace_dir
@@ -63,9 +65,17 @@ def render_caption(
     return fill_caption_template(template, {f: values[f] for f in CAPTION_FIELDS})
 
 
-def split_assignments(
-    rows: Sequence[SelectionRow], val_fraction: float, seed: int
-) -> dict[str, str]:
+class Splittable(Protocol):
+    """What a train/val split needs of a row (a SelectionRow, or a refined tier's fill-in)."""
+
+    @property
+    def file(self) -> str: ...
+
+    @property
+    def cluster(self) -> int | None: ...
+
+
+def split_assignments(rows: Sequence[Splittable], val_fraction: float, seed: int) -> dict[str, str]:
     """file -> train | val: floor(n * val_fraction) val images, spread evenly over clusters.
 
     Images are ordered by cluster, then by a seeded hash (stable across Python versions),
@@ -74,7 +84,7 @@ def split_assignments(
     if not 0.0 <= val_fraction < 1.0:
         raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
 
-    def key(r: SelectionRow) -> tuple[int, str]:
+    def key(r: Splittable) -> tuple[int, str]:
         digest = hashlib.sha256(f"{seed}:{r.file}".encode()).hexdigest()
         return (-1 if r.cluster is None else r.cluster, digest)
 
@@ -85,6 +95,20 @@ def split_assignments(
         return math.floor(round(i * val_fraction, 9))  # round: 0.29 * 100 must floor to 29
 
     return {r.file: "val" if steps(i + 1) > steps(i) else "train" for i, r in enumerate(ordered)}
+
+
+def read_captions(path: PathLike, files: Sequence[str]) -> dict[str, str]:
+    """file -> caption from a CAPTIONS table, for every one of `files`, or an error."""
+    rows = tables.read_table(path, tables.CAPTIONS).to_pylist()
+    captions = {r["file"]: r["caption"] for r in rows if r["caption"]}
+    missing = [f for f in files if f not in captions]
+    if missing:
+        reasons = {r["file"]: r["reason"] for r in rows}
+        raise ValueError(
+            f"{path} has no caption for {missing[0]} (and {len(missing) - 1} more): "
+            f"{reasons.get(missing[0]) or 'not in the table'}; rerun the caption_images rule"
+        )
+    return captions
 
 
 def tier_file_names(files: Sequence[str]) -> dict[str, str]:
@@ -124,12 +148,14 @@ def write_tier(
     val_fraction: float = 0.2,
     seed: int = 42,
     report: Mapping[str, Any] | None = None,
+    captions: PathLike | None = None,
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Write tier `tier_n` of a selection (a result or a SELECTION file) to `out_dir`.
 
     `report` is the selection report to include (else it is rebuilt from the selection);
-    returns this tier's summary, which is also in the report under "tier".
+    `captions`, a CAPTIONS table, gives the captions instead of the template (ingested
+    images); returns this tier's summary, which is also in the report under "tier".
     """
     if link_mode not in LINK_MODES:
         raise ValueError(f"unknown link_mode {link_mode!r}; use one of {LINK_MODES}")
@@ -149,14 +175,16 @@ def write_tier(
         )
     names = tier_file_names([r.file for r in rows])
     splits = split_assignments(rows, val_fraction, seed)
+    given = read_captions(captions, [r.file for r in rows]) if captions is not None else None
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     out_dir = out_dir.parent.resolve() / out_dir.name  # physical paths, for relative links
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".tmp", dir=out_dir.parent))
     tmp.chmod(0o755)  # mkdtemp makes it private; the tier is an ordinary shared directory
     try:
         manifest = _fill(
-            tmp, rows, names, splits, images_root, caption_template, token, class_word, link_mode
-        )
+            tmp, rows, names, splits, images_root, caption_template, token, class_word, link_mode,
+            given,
+        )  # fmt: skip
         summary = {
             "tier": tier_name(tier_n),
             "requested": tier_n,
@@ -167,6 +195,8 @@ def write_tier(
             "link_mode": link_mode,
             "caption_template": caption_template,
         }
+        if captions is not None:  # the template was not used
+            summary.update(caption_template=None, captions=str(captions))
         full = dict(report) if report is not None else selection_report(result)
         full["tier"] = summary
         (tmp / "selection_report.json").write_text(
@@ -191,13 +221,18 @@ def _fill(
     token: str,
     class_word: str,
     link_mode: str,
+    captions: Mapping[str, str] | None = None,
 ) -> list[dict[str, Any]]:
     (tmp / "images").mkdir()
     manifest = []
     for r in rows:
         image = Path("images") / names[r.file]
         caption_file = image.with_suffix(".txt")
-        caption = render_caption(template, token, class_word, r.prompt, r.scenario)
+        caption = (
+            captions[r.file]
+            if captions is not None
+            else render_caption(template, token, class_word, r.prompt, r.scenario)
+        )
         place_file(images_root / r.file, tmp / image, link_mode)
         (tmp / caption_file).write_text(caption + "\n", encoding="utf-8")
         manifest.append(

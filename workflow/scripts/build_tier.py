@@ -19,5 +19,6 @@ with job_log(snakemake.log[0]) as log:
         link_mode=snakemake.params.link_mode,
         val_fraction=snakemake.params.val_fraction,
         report=json.loads(Path(snakemake.input.report).read_text()),
+        captions=snakemake.input.get("captions"),  # ingested folders only
         log=log,
     )

@@ -13,10 +13,11 @@ Model captioners describe the image; the caption is then `template` with that te
 class word lead every caption. Run `caption_lint.lint_caption` on the result: models name
 hair colour and age readily, and those words compete with the token.
 
-The `captions` config section, as the backends read it (absent keys take these defaults):
+The `captions` config section, as the backends read it (absent or null keys take these
+defaults):
 
     backend: template
-    template: "{token} {class_word}, {shot_type}"
+    template: "{token} {class_word}, {shot_type}"   # model backends: DEFAULT_MODEL_TEMPLATE
     transformers: {model_path: null, prompt: "", max_new_tokens: 40, device: -1}
     llama_cpp: {model_path: null, mmproj_path: null, chat_handler: llava15, n_ctx: 4096,
                 max_tokens: 60, seed: 0, instruction: INSTRUCTION}
@@ -134,7 +135,7 @@ class TemplateCaptioner:
 
 @register_captioner("template")
 def _template(captions: Mapping[str, Any], model_cache: str | None) -> TemplateCaptioner:
-    return TemplateCaptioner(captions.get("template", DEFAULT_TEMPLATE))
+    return TemplateCaptioner(captions.get("template") or DEFAULT_TEMPLATE)
 
 
 def _check_model_template(template: str) -> str:
@@ -233,7 +234,7 @@ def _transformers(captions: Mapping[str, Any], model_cache: str | None) -> Trans
         prompt=str(options.get("prompt", "")),
         max_new_tokens=int(options.get("max_new_tokens", 40)),
         device=options.get("device", -1),
-        template=captions.get("template", DEFAULT_MODEL_TEMPLATE),
+        template=captions.get("template") or DEFAULT_MODEL_TEMPLATE,
     )
 
 
@@ -360,6 +361,6 @@ def _llama_cpp(captions: Mapping[str, Any], model_cache: str | None) -> LlamaCpp
         n_ctx=int(options.get("n_ctx", 4096)),
         max_tokens=int(options.get("max_tokens", 60)),
         seed=int(options.get("seed", 0)),
-        instruction=str(options.get("instruction", INSTRUCTION)),
-        template=captions.get("template", DEFAULT_MODEL_TEMPLATE),
+        instruction=str(options.get("instruction") or INSTRUCTION),
+        template=captions.get("template") or DEFAULT_MODEL_TEMPLATE,
     )

@@ -302,6 +302,26 @@ def needs_at_size(
     }
 
 
+def fill_plan(
+    counts: Mapping[str, int], total: int, ranges: Mapping[str, Range], max_size: int | None = None
+) -> tuple[int, dict[str, int]]:
+    """The smallest final size S >= `total` whose every minimum the added images can meet,
+    and the images of each kind to add: `needs_at_size(counts, S, ranges)`, which sum to
+    S - total exactly (the refinement's curated target).
+
+    `ranges` are kinds that partition the images (shot types): each added image is one kind.
+    """
+    limit = max_size if max_size is not None else 100 * max(total, 1) + 100
+    for size in range(total, limit + 1):
+        needs = needs_at_size(counts, size, ranges)
+        if sum(needs.values()) <= size - total:
+            return size, needs
+    raise ValueError(
+        f"no final size up to {limit} images meets every shot-type minimum from {total} images; "
+        f"lower a minimum in balance.targets"
+    )
+
+
 def write_targeted_scenarios(
     report_path: str | os.PathLike[str],
     out_path: str | os.PathLike[str],

@@ -5,6 +5,12 @@ decide something real. So every image is a variation of `skimage.data.astronaut(
 real face): reframed from close-up to wide, flipped, relit, blurred or noised, and in a
 known share of images given a second face, no face, or a face cut by the border. Each
 image is a pure function of its request; `recipe_for` exposes what was done to it.
+
+A prompt that names a framing ("close-up portrait", "upper body", "full body", "wide shot")
+mostly gets it, as a text-to-image model would: the balance stage's targeted rounds ask for
+shot types this way. The photo shows only the upper body, so a full-body request puts a small
+face high in the frame with a standing figure's height of scene below it (`full_figure`):
+the framing the shot-type analysis measures, not a drawn body.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import importlib.metadata
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -24,7 +31,7 @@ from skimage import data
 from charfolio.generation.backends import RenderRequest, register_image_backend
 
 # Bump when a change alters any rendered pixel for the same request (draw order included).
-RECIPE_VERSION = 1
+RECIPE_VERSION = 2  # 2: prompts that name a framing get it (PROMPT_FRAMINGS)
 REFERENCE_NAME = "skimage.data.astronaut"
 REFERENCE_SIZE = 512
 
@@ -58,7 +65,21 @@ ZOOM = {
     "full": (0.75, 0.9),
     "wide": (0.62, 0.72),
     "detail": (1.8, 2.5),
+    "full_figure": (0.52, 0.6),  # 35-40 px faces: at least 5 heads of frame fit below them
 }
+# Framing words a prompt can name (first match wins), and how often the named framing is
+# drawn; the rest follow the category's weights. No scenario of the template grammar and no
+# multi-batch modifier names one, so those images are the same as before.
+PROMPT_FRAMINGS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (name, re.compile(pattern, re.IGNORECASE))
+    for name, pattern in (
+        ("full_figure", r"\bfull[- ](?:body|length)\b|\bhead to toe\b"),
+        ("wide", r"\bwide[- ](?:shot|angle)\b|\blong shot\b|\bin the distance\b"),
+        ("close_up", r"\bclose[- ]?up\b|\bhead and shoulders\b"),
+        ("medium", r"\bmedium shot\b|\bupper body\b|\bwaist up\b|\bhalf body\b"),
+    )
+)
+PROMPT_FRAMING_WEIGHT = 0.8
 # Framing weights (close_up, medium, full, wide) per scenario category; None is the
 # originals and multi-batch shots, which lean towards portraits.
 FRAMING_WEIGHTS: Mapping[str | None, tuple[float, float, float, float]] = {
@@ -119,7 +140,7 @@ class VariationRecipe:
     width: int
     height: int
     issue: str  # "none" or a key of ISSUE_RATES
-    framing: str  # one of FRAMINGS, or "detail" (a crop without the face)
+    framing: str  # one of FRAMINGS, "full_figure" (asked for), or "detail" (no face)
     expected_faces: int  # whole faces in frame; a partial face counts 0
     scale: float  # output pixels per reference pixel
     offset_x: float  # output position of the reference's top-left corner
@@ -147,6 +168,27 @@ def _request_rng(request: RenderRequest) -> np.random.Generator:
     digest = hashlib.sha256(key).digest()
     words = [int.from_bytes(digest[i : i + 4], "little") for i in range(0, 16, 4)]
     return np.random.default_rng([request.generator_seed % 2**64, *words])
+
+
+def prompt_framing(prompt: str) -> str | None:
+    """The framing a prompt names (a PROMPT_FRAMINGS name), or None."""
+    return next((name for name, pattern in PROMPT_FRAMINGS if pattern.search(prompt)), None)
+
+
+def _asked(
+    names: Sequence[str], weights: Sequence[float], asked: str | None
+) -> tuple[Sequence[str], Sequence[float]]:
+    """`names` and `weights` with the asked framing drawn PROMPT_FRAMING_WEIGHT of the time."""
+    if asked is None:
+        return names, weights
+    if asked not in names:
+        names, weights = (*names, asked), (*weights, 0.0)
+    total = sum(w for n, w in zip(names, weights, strict=True) if n != asked)
+    rest = (1 - PROMPT_FRAMING_WEIGHT) / total if total else 0.0
+    return names, [
+        PROMPT_FRAMING_WEIGHT if n == asked else w * rest
+        for n, w in zip(names, weights, strict=True)
+    ]
 
 
 def _pick(rng: np.random.Generator, names: Sequence[str], weights: Sequence[float]) -> str:
@@ -218,6 +260,13 @@ def _place(
         visible = rng.uniform(0.6, 0.77)
         target = ((visible - 0.5) * face_size, height * rng.uniform(0.3, 0.45))
         offset_x, offset_y = _place_cover(scale, target, width, height, clamp_x=False)
+    elif framing == "full_figure":
+        # The face high in the frame with more than 5 head heights (7.5 face heights, and a
+        # margin for the detector's box) of frame below it, where a standing figure's legs go.
+        low = 0.75 * face_size
+        face_y = rng.uniform(low, max(low, height - 1.15 * 7.5 * face_size))
+        cx, cy = _face_center()
+        offset_x, offset_y = width * rng.uniform(0.25, 0.75) - cx * scale, face_y - cy * scale
     elif framing in ("close_up", "medium"):
         lean = 0.3 if issue == "two_faces" else rng.uniform(0.4, 0.5)
         fx = lean if side < 0 else 1 - lean
@@ -260,14 +309,17 @@ def recipe_for(request: RenderRequest) -> VariationRecipe:
     issues = ("none", *ISSUE_RATES)
     issue = _pick(rng, issues, (1 - sum(ISSUE_RATES.values()), *ISSUE_RATES.values()))
     weights = FRAMING_WEIGHTS[category]
+    asked = prompt_framing(request.prompt)
     if issue == "no_face":
         framing = "detail"
     elif issue == "two_faces":  # a close-up leaves no room for a second face apart
-        framing = _pick(rng, FRAMINGS[1:], weights[1:])
+        # ... nor a full figure: the second face goes beside the first at the same height
+        beside = {"close_up": None, "full_figure": "full"}.get(asked or "", asked)
+        framing = _pick(rng, *_asked(FRAMINGS[1:], weights[1:], beside))
     elif issue == "partial_face":  # zoomed in so the photo still fills the frame beside the cut
         framing = "close_up"
     else:
-        framing = _pick(rng, FRAMINGS, weights)
+        framing = _pick(rng, *_asked(FRAMINGS, weights, asked))
     low, high = ZOOM[framing]
     if issue == "two_faces" and framing == "medium":
         high = low + 0.15  # keeps the first face small enough to leave room beside it
@@ -498,6 +550,8 @@ class ReferenceVariationBackend:
             "inpainted": {"patch_circle": list(PATCH_CIRCLE), "name_tag_box": list(NAME_TAG_BOX)},
             "issue_rates": dict(ISSUE_RATES),
             "zoom": {k: list(v) for k, v in ZOOM.items()},
+            "prompt_framings": {name: p.pattern for name, p in PROMPT_FRAMINGS},
+            "prompt_framing_weight": PROMPT_FRAMING_WEIGHT,
             "backgrounds": list(BACKGROUNDS),
             # An image is regenerated from its row's request fields with these settings.
             "recipe": f"{__name__}.recipe_for",

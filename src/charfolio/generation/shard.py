@@ -95,8 +95,43 @@ def generate_shard(
     specs = plan_shard(
         character.name, character.base_prompt, character.base_seed, seed, dist, scenarios, modifiers
     )
+    return render_specs(
+        specs,
+        character=character,
+        generation=generation,
+        out_dir=out_dir,
+        out_table=out_table,
+        character_root=character_root,
+        label=f"{character.name} seed {seed}",
+        model_cache=model_cache,
+        backend=backend,
+        log=log,
+    )
+
+
+def render_specs(
+    specs: Sequence[ImageSpec],
+    *,
+    character: CharacterPrompt,
+    generation: Mapping[str, Any],
+    out_dir: str | os.PathLike[str],
+    out_table: str | os.PathLike[str],
+    character_root: str | os.PathLike[str],
+    label: str,
+    model_cache: str | None = None,
+    backend: ImageBackend | None = None,
+    log: Callable[[str], None] = print,
+) -> pa.Table:
+    """Render planned images into `out_dir` and their IMAGES rows into `out_table`.
+
+    The backend loads once (and not at all when there is nothing to render); `file` is
+    relative to `character_root` (results/{character}/).
+    """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    if not specs:
+        log(f"{label}: no images to render")
+        return tables.write_table(out_table, [], tables.IMAGES)
     if backend is None:
         started = time.perf_counter()
         backend = create_image_backend(generation, model_cache)
@@ -114,7 +149,7 @@ def generate_shard(
     )
     detail = generation.get("detail_lora") or {}
     batch_size = int(generation["batch_size"])
-    progress = Progress(total=len(specs), label=f"{character.name} seed {seed}", log=log)
+    progress = Progress(total=len(specs), label=label, log=log)
     rows: list[dict[str, Any]] = []
     for start in range(0, len(specs), batch_size):
         batch: Sequence[ImageSpec] = specs[start : start + batch_size]

@@ -1,0 +1,29 @@
+# Captions for images without a prompt (characters with image_folder): a captioner backend
+# (the template, or a local VLM through transformers or llama.cpp) and the caption lint.
+# build_tier reads them for those characters; generated images are captioned from prompts.
+rule caption_images:
+    input:
+        tables=shard_tables,
+        faces="results/{character}/faces.parquet",
+    output:
+        "results/{character}/captions.parquet",
+    log:
+        "results/{character}/logs/caption_images.log",
+    benchmark:
+        "results/{character}/benchmarks/caption_images.tsv"
+    conda:
+        "../envs/gpu.yaml"
+    threads: 2
+    resources:
+        gpu=lambda wildcards: int(config["captions"]["backend"] != "template"),
+        mem_mb=lambda wildcards, attempt: 8000 * attempt,
+        runtime=lambda wildcards, attempt: 120 * attempt,
+    params:
+        captions=lookup(dpath="captions", within=config),
+        caption=caption_fields,
+        shots=lookup(dpath="balance/rules/shots", within=config),
+        max_pixels=lookup(dpath="quality/max_pixels", within=config),
+        model_cache=lookup(dpath="model_cache", within=config),
+        version=versions.CAPTIONS,
+    script:
+        "../workflow/scripts/caption_images.py"

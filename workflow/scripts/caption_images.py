@@ -1,0 +1,21 @@
+"""Adapter: rule caption_images -> charfolio.balance.captioning.caption_images."""
+
+from pathlib import Path
+
+from charfolio.balance.captioning import caption_images
+from charfolio.joblog import job_log
+
+with job_log(snakemake.log[0]) as log:
+    caption_images(
+        snakemake.input.tables,
+        faces_path=snakemake.input.faces,
+        root=Path(snakemake.output[0]).parent,
+        out_table=snakemake.output[0],
+        captions=snakemake.params.captions,
+        token=snakemake.params.caption["token"],
+        class_word=snakemake.params.caption["class_word"],
+        shots=snakemake.params.shots,
+        model_cache=snakemake.params.model_cache,
+        max_pixels=snakemake.params.max_pixels,
+        log=log,
+    )
