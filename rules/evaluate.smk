@@ -63,7 +63,12 @@ rule write_checkpoint_report:
         scores=checkpoint_scores,
         suite="results/{character}/checkpoints/suite.parquet",
     output:
-        html="results/{character}/checkpoint_report.html",
+        html=report(
+            "results/{character}/checkpoint_report.html",
+            caption="../workflow/report/checkpoint_report.rst",
+            category="LoRA",
+            labels={"character": "{character}", "artifact": "checkpoint report"},
+        ),
         json="results/{character}/checkpoint_report.json",
         table="results/{character}/checkpoint_scores.parquet",
     log:

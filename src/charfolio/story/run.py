@@ -1,0 +1,145 @@
+"""The storyboard jobs: the models a job needs, from the config, then the work.
+
+run_storyboard: the renderer for a mode and the CLIP scorer, then render_storyboard.
+run_evaluation: the face detector and the CLIP scorer, then evaluate_storyboard.
+
+The renderer is the model the character's LoRA was trained on (charfolio.generation.
+lora_render), with the LoRA of render.lora plus render.extra_loras (from render.loras_file,
+through charfolio.loras.LoraRegistry) in simple and reference_guided modes, and no LoRA in
+baseline mode. reference_guided adds the IP-Adapter (and the ControlNet when configured).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from charfolio.embed.text_image import create_text_image_scorer
+from charfolio.faces import create_face_detector
+from charfolio.generation.lora_render import RenderSettings, open_renderer
+from charfolio.generation.pipelines import LoraSpec
+from charfolio.lora.model import training_model_config
+from charfolio.loras import LoraRegistry
+from charfolio.story.evaluate import evaluate_storyboard
+from charfolio.story.storyboard import StoryboardSettings, render_storyboard
+
+
+def storyboard_loras(
+    lora_file: str | os.PathLike[str],
+    character: str,
+    token: str,
+    render: Mapping[str, Any],
+    architecture: str,
+    model_cache: str | None,
+) -> tuple[list[LoraSpec], list[dict[str, Any]], list[str]]:
+    """(specs, [{name, weight, path}] for the record, extra trigger words for the prompt).
+
+    `lora_file` is results/{character}/lora/{preset}/tier_{n}/lora_diffusers.safetensors; it
+    is registered as "{character}/{preset}/tier_{n}" with the other LoRAs trained for the
+    character, and composed with render.extra_loras.
+    """
+    lora_file = Path(lora_file)
+    results_dir = lora_file.parents[4]  # results/{character}/lora/{preset}/tier_{n}/file
+    own = f"{character}/{lora_file.parent.parent.name}/{lora_file.parent.name}"
+    extras = [(e["name"], e.get("weight")) for e in render.get("extra_loras", [])]
+    registry = (
+        LoraRegistry.from_yaml(render["loras_file"], model_cache)
+        if extras
+        else LoraRegistry(model_cache=model_cache)
+    )
+    registry.add_trained(results_dir, character, token)
+    selections = [(own, float(render["lora"]["weight"])), *extras]
+    specs = registry.specs(selections, architecture)
+    record = [
+        {"name": name, "weight": spec.weight, "path": str(spec.path)}
+        for (name, _), spec in zip(selections, specs, strict=True)
+    ]
+    extra_words = [w for w in registry.trigger_words(n for n, _ in extras) if w != token]
+    return specs, record, extra_words
+
+
+def run_storyboard(
+    frames_file: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    *,
+    settings: Mapping[str, Any],
+    character: Mapping[str, Any],
+    prompt_adherence: Mapping[str, Any],
+    backend: str,
+    tiny_weights_seed: int,
+    model_cache: str | None,
+    lora_file: str | os.PathLike[str] | None = None,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Render one storyboard.
+
+    `settings` is settings.storyboard_params(config, mode); `character` is {name, token,
+    class_word, negative_prompt}; `lora_file` is the character's trained LoRA (baseline mode
+    renders without one).
+    """
+    mode, render, generation = settings["mode"], settings["render"], settings["generation"]
+    specs: list[LoraSpec] = []
+    record: list[dict[str, Any]] = []
+    extra_words: list[str] = []
+    if mode != "baseline":
+        if lora_file is None:
+            raise ValueError(f"{mode} mode renders with the character's LoRA; none was given")
+        resolved = training_model_config(
+            generation["model"], backend, tiny_weights_seed, model_cache
+        )
+        specs, record, extra_words = storyboard_loras(
+            lora_file,
+            character["name"],
+            character["token"],
+            render,
+            resolved.get("architecture", "sd15"),
+            model_cache,
+        )
+    render_settings = RenderSettings.from_config(render, generation, character["negative_prompt"])
+    board = StoryboardSettings(
+        character=character["name"],
+        token=character["token"],
+        class_word=character["class_word"],
+        negative_prompt=render_settings.negative_prompt,
+        mode=mode,
+        seed=int(settings["seed"]),
+        threshold=float(settings["threshold"]),
+        max_retries=int(settings["max_retries"]),
+        loras=tuple(record),
+        extra_words=tuple(extra_words),
+    )
+    renderer = open_renderer(
+        model_cfg=generation["model"],
+        backend=backend,
+        tiny_weights_seed=tiny_weights_seed,
+        model_cache=model_cache,
+        settings=render_settings,
+        loras=specs,
+        fuse_loras=bool(render.get("fuse_loras", False)),
+        ip_adapter=settings["ip_adapter"],
+        controlnet=settings["controlnet"],
+    )
+    log(f"renderer: {renderer.settings_record()['model']}, LoRAs {[r['name'] for r in record]}")
+    scorer = create_text_image_scorer(prompt_adherence, model_cache)
+    return render_storyboard(frames_file, out_dir, renderer, scorer, board, log)
+
+
+def run_evaluation(
+    storyboard: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    *,
+    faces: Mapping[str, Any],
+    prompt_adherence: Mapping[str, Any],
+    model_cache: str | None,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Evaluate one storyboard with the configured face backend and CLIP model."""
+    return evaluate_storyboard(
+        storyboard,
+        out,
+        detector=create_face_detector(faces, model_cache),
+        scorer=create_text_image_scorer(prompt_adherence, model_cache),
+        log=log,
+    )

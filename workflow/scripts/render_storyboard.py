@@ -1,0 +1,23 @@
+"""Adapter: rules render_storyboard and render_ablation -> charfolio.story.run_storyboard."""
+
+from pathlib import Path
+
+import torch
+
+from charfolio.joblog import job_log
+from charfolio.story.run import run_storyboard
+
+torch.set_num_threads(snakemake.threads)
+with job_log(snakemake.log[0]) as log:
+    run_storyboard(
+        snakemake.input.frames,
+        Path(snakemake.output.storyboard).parent,
+        settings=snakemake.params.settings,
+        character=snakemake.params.character,
+        prompt_adherence=snakemake.params.prompt_adherence,
+        backend=snakemake.params.backend,
+        tiny_weights_seed=snakemake.params.tiny_weights_seed,
+        model_cache=snakemake.params.model_cache,
+        lora_file=snakemake.input.get("lora"),  # none in baseline mode
+        log=log,
+    )

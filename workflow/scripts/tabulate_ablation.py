@@ -1,0 +1,12 @@
+"""Adapter: rule tabulate_ablation -> charfolio.story.tabulate_ablation."""
+
+from charfolio.joblog import job_log
+from charfolio.story import tabulate_ablation
+
+with job_log(snakemake.log[0]) as log:
+    tabulate_ablation(
+        snakemake.input.evaluations,
+        snakemake.output.table,
+        snakemake.output.html,
+        log=log,
+    )
