@@ -21,6 +21,10 @@ include: "rules/curate.smk"
 include: "rules/catalog.smk"
 include: "rules/train.smk"
 include: "rules/balance.smk"
+include: "rules/story.smk"
+include: "rules/refine.smk"
+include: "rules/captions.smk"
+include: "rules/evaluate.smk"
 
 
 rule all:

@@ -4,15 +4,26 @@ import functools
 from pathlib import Path
 
 from charfolio import versions
-from charfolio.config import load_character, validate
+from charfolio.config import ConfigError, load_character, validate
 from charfolio.distribution import seed_group_count
 from charfolio.embed.stream import embedding_name
 from charfolio.lora import resolve_preset, validate_preset
+from charfolio.story import check_story_config, story_entry
+from charfolio.story.settings import storyboard_inputs, storyboard_params
 
 validate(config, "config", "the workflow config")
 # A bad training preset fails here, before any job, naming the preset and the key.
 for _preset in config["training"]["presets"]:
     validate_preset({"extends": _preset}, config["training"]["user_presets"])
+check_story_config(config)  # e.g. reference_guided without story.ip_adapter
+# training.tier_variant refined trains on tier_{n}_refined/, which needs refinement rounds.
+_rounds = config["balance"]["refine"]["rounds"]
+if config["training"]["tier_variant"] == "refined" and _rounds < 1:
+    raise ConfigError(
+        "training.tier_variant is refined but balance.refine.rounds is 0, so no refined tier "
+        "is built; set balance.refine.rounds to 1 or more, or training.tier_variant to tier "
+        "or balanced"
+    )
 
 
 wildcard_constraints:
@@ -22,6 +33,9 @@ wildcard_constraints:
     k=r"\d+",
     model=r"[A-Za-z0-9_.-]+",
     preset=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
+    story=r"[a-z0-9][a-z0-9_]*",
+    mode=r"baseline|simple|reference_guided",
+    round=r"[1-9]\d*",  # refinement rounds; round_0 (the tier as analysed) is a literal
 
 
 @functools.cache
@@ -99,6 +113,14 @@ def all_catalogs(wildcards):
     return [f"results/{name}/catalog.parquet" for name in config["characters"]]
 
 
+def training_tier(wildcards):
+    """The folder train_lora reads: tier_{n}, or its _balanced / _refined copy (tier_variant)."""
+    tier_selection(wildcards)  # an unconfigured tier fails here, naming the fix
+    variant = config["training"]["tier_variant"]
+    suffix = "" if variant == "tier" else f"_{variant}"
+    return f"results/{wildcards.character}/tier_{wildcards.n}{suffix}"
+
+
 def training_preset(wildcards):
     return resolve_preset(wildcards.preset, config["training"]["user_presets"])
 
@@ -123,6 +145,135 @@ def image_folder(wildcards):
     return folder
 
 
+def tier_captions(wildcards):
+    """Folder images have no prompt to caption from: caption_images captions them."""
+    if character(wildcards.character).image_folder:
+        return {"captions": f"results/{wildcards.character}/captions.parquet"}
+    return {}
+
+
+def tier_floor(wildcards):
+    """Tier n's score floor (refinement fill-ins must meet it as the tier's images did)."""
+    tier_selection(wildcards)  # an unconfigured tier fails here, naming the fix
+    return next(
+        t["floor"] for t in config["curation"]["tiers"] if t["size"] == int(wildcards.n)
+    )
+
+
+def refine_dir(wildcards):
+    return f"results/{wildcards.character}/refine/tier_{wildcards.n}"
+
+
+def previous_round(wildcards):
+    """Round r reads only round r-1's pool and report (round 0: the tier as analysed)."""
+    previous = f"{refine_dir(wildcards)}/round_{int(wildcards.round) - 1}"
+    return {"pool": f"{previous}/pool.parquet", "report": f"{previous}/round.json"}
+
+
+def refine_rounds(wildcards):
+    """Every round's files up to balance.refine.rounds, for the refined tier."""
+    last = config["balance"]["refine"]["rounds"]
+    if last < 1:
+        raise ValueError(
+            "balance.refine.rounds is 0, so there is no refined tier; set it to 1 or more"
+        )
+    root = refine_dir(wildcards)
+    return {
+        "pool": f"{root}/round_{last}/pool.parquet",
+        "curated": [f"{root}/round_{r}/curated.parquet" for r in range(1, last + 1)],
+        "reports": [f"{root}/round_{r}/round.json" for r in range(last + 1)],
+    }
+
+
+def refine_targets(name):
+    """The refined training tiers of a generated character (folder characters: on request)."""
+    if config["balance"]["refine"]["rounds"] < 1 or character(name).image_folder:
+        return []
+    return expand(
+        "results/{character}/tier_{n}_refined",
+        character=name,
+        n=config["training"]["tiers"],
+    )
+
+
+def suite_trigger(wildcards):
+    c = character(wildcards.character)
+    return {"token": c.token, "class_word": c.class_word}
+
+
+def suite_negative_prompt(wildcards):
+    return character(wildcards.character).negative_prompt
+
+
+def checkpoint_render_settings(wildcards):
+    """Only what decides a checkpoint's renders (not story-only keys such as extra_loras)."""
+    keys = ("steps", "guidance_scale", "width", "height", "sampler", "sigmas")
+    render = config["render"]
+    return {
+        "render": {
+            **{k: render[k] for k in (*keys, "negative_prompt", "dtype", "device")},
+            "lora": {"weight": render["lora"]["weight"]},
+        },
+        "generation": {
+            "model": config["generation"]["model"],
+            **{k: config["generation"][k] for k in keys},
+        },
+    }
+
+
+def checkpoint_scores(wildcards):
+    return expand(
+        "results/{character}/checkpoints/{preset}/tier_{n}/scores.parquet",
+        character=wildcards.character,
+        preset=config["training"]["presets"],
+        n=config["training"]["tiers"],
+    )
+
+
+def story_settings(wildcards):
+    """story.stories.{story}; an unknown story fails, naming the configured ones."""
+    return story_entry(config, wildcards.story)
+
+
+def story_character(wildcards):
+    c = character(wildcards.character)
+    return {"name": c.name, "token": c.token, "class_word": c.class_word,
+            "negative_prompt": c.negative_prompt}  # fmt: skip
+
+
+def board_mode(wildcards):
+    """An ablation board's {mode}, else story.mode."""
+    return wildcards.get("mode", config["story"]["mode"])
+
+
+def storyboard_files(wildcards):
+    models = storyboard_inputs(config, wildcards.character, board_mode(wildcards))
+    story = f"results/{wildcards.character}/story/{wildcards.story}"
+    return {"frames": f"{story}/frames.json", **models}
+
+
+def storyboard_settings(wildcards):
+    return storyboard_params(config, board_mode(wildcards))
+
+
+def ablation_evaluations(wildcards):
+    return expand(
+        "results/{character}/ablation/{story}/{mode}/evaluation.json",
+        character=wildcards.character,
+        story=config["story"]["stories"],
+        mode=config["story"]["ablation"]["modes"],
+    )
+
+
+def story_targets(name):
+    """Each configured story's storyboard with its evaluation, and the ablation table."""
+    stories = config["story"]["stories"]
+    if not stories:
+        return []
+    boards = [f"results/{name}/story/{story}/evaluation.json" for story in stories]
+    return [*boards, f"results/{name}/ablation.html"]
+
+
 def all_targets():
     targets = []
     for name in config["characters"]:
@@ -134,11 +285,14 @@ def all_targets():
         )
         targets += [f"results/{name}/catalog.parquet", f"results/{name}/report.html"]
         targets += lora_targets(name)
+        targets += story_targets(name)
+        targets.append(f"results/{name}/checkpoint_report.html")
         # balance matters for what is trained on: the training tiers (any tier on request)
         targets += expand(
             "results/{character}/balance/tier_{n}.json",
             character=name,
             n=config["training"]["tiers"],
         )
+        targets += refine_targets(name)
     targets.append("results/catalog.duckdb")
     return targets

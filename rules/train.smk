@@ -1,8 +1,9 @@
-# PEFT LoRA training on a tier. The files are the outputs, not the folder: a failed or
+# PEFT LoRA training on a tier (or its balanced / refined copy: training.tier_variant, an
+# input, so changing it retrains). The files are the outputs, not the folder: a failed or
 # killed job keeps lora/.../state/, and rerunning the rule resumes from it.
 rule train_lora:
     input:
-        tier="results/{character}/tier_{n}",
+        tier=training_tier,
     output:
         diffusers="results/{character}/lora/{preset}/tier_{n}/lora_diffusers.safetensors",
         kohya="results/{character}/lora/{preset}/tier_{n}/lora_kohya.safetensors",

@@ -119,6 +119,23 @@ def test_demo_run_from_scenarios_to_tiers(workdir):
     assert planned_jobs(dry) == {
         "select_images": 1, "build_tier": 3, "build_catalog": 1, "build_duckdb": 1,
         "write_report": 1, "train_lora": 1, "analyze_balance": 1, "all": 1,
+        # the tier's gaps may change, so its refinement rounds are planned again
+        "start_refinement": 1, "plan_refinement": 2, "generate_refinement": 2,
+        "curate_refinement": 2, "build_refined_tier": 1,
+        # a retrained LoRA: the storyboards that use it (not the baseline board, which has none)
+        "render_storyboard": 1, "render_ablation": 2, "evaluate_storyboard": 3,
+        "tabulate_ablation": 1, "render_checkpoints": 1, "write_checkpoint_report": 1,
+    }, dry  # fmt: skip
+
+    # Training on the balanced copy instead (training.tier_variant) retrains the LoRA at the
+    # same path and reruns what uses it, nothing upstream.
+    variant = workdir / "balanced.yaml"
+    variant.write_text("training:\n  tier_variant: balanced\n")
+    dry = snakemake(workdir, "-n", "--configfile", config_path("demo.yaml"), str(variant)).stdout
+    assert planned_jobs(dry) == {
+        "augment_tier": 1, "train_lora": 1, "render_checkpoints": 1,
+        "write_checkpoint_report": 1, "render_storyboard": 1, "render_ablation": 2,
+        "evaluate_storyboard": 3, "tabulate_ablation": 1, "all": 1,
     }, dry  # fmt: skip
 
 
