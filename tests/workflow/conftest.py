@@ -45,3 +45,16 @@ def workdir(tmp_path: Path) -> Path:
 def config_path(name: str) -> str:
     local = REPO / "tests" / "workflow" / "configs" / name
     return str(local if local.exists() else REPO / "config" / name)
+
+
+def planned_jobs(dry_run_output: str) -> dict[str, int]:
+    """The job counts of a dry run's "Job stats" table ({} when nothing is to be done)."""
+    if "Job stats:" not in dry_run_output:
+        return {}
+    counts = {}
+    for line in dry_run_output.split("Job stats:")[1].splitlines()[3:]:
+        name, count = line.split()
+        if name == "total":
+            return counts
+        counts[name] = int(count)
+    raise AssertionError("no total line in the job stats")

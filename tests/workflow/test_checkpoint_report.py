@@ -11,23 +11,11 @@ from PIL import Image
 
 from charfolio.evaluate import CHECKPOINT_SCORES, SECTIONS
 
-from .conftest import config_path, snakemake
+from .conftest import config_path, planned_jobs, snakemake
 
 pytestmark = pytest.mark.slow
 
 TARGET = "results/demo/checkpoint_report.html"
-
-
-def planned_jobs(dry_run_output: str) -> dict[str, int]:
-    if "Job stats:" not in dry_run_output:
-        return {}
-    counts = {}
-    for line in dry_run_output.split("Job stats:")[1].splitlines()[3:]:
-        name, count = line.split()
-        if name == "total":
-            return counts
-        counts[name] = int(count)
-    raise AssertionError("no total line in the job stats")
 
 
 def test_demo_checkpoint_report(workdir):

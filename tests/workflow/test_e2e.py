@@ -12,21 +12,9 @@ import pytest
 
 from charfolio import tables
 
-from .conftest import REPO, TINY_TARGETS, config_path, snakemake
+from .conftest import REPO, TINY_TARGETS, config_path, planned_jobs, snakemake
 
 pytestmark = pytest.mark.slow
-
-
-def planned_jobs(dry_run_output: str) -> dict[str, int]:
-    """The job counts of a dry run's "Job stats" table."""
-    lines = dry_run_output.split("Job stats:")[1].splitlines()[3:]
-    counts = {}
-    for line in lines:
-        name, count = line.split()
-        if name == "total":
-            return counts
-        counts[name] = int(count)
-    raise AssertionError("no total line in the job stats")
 
 
 def _check_shards(root, seeds):

@@ -11,23 +11,11 @@ import yaml
 
 from charfolio import tables
 
-from .conftest import REPO, config_path, snakemake
+from .conftest import REPO, config_path, planned_jobs, snakemake
 
 STORY = "results/demo/story/launch"
 TARGETS = (f"{STORY}/evaluation.json", "results/demo/ablation.html")
 MODES = ("baseline", "simple", "reference_guided")
-
-
-def planned_jobs(dry_run_output: str) -> dict[str, int]:
-    if "Job stats:" not in dry_run_output:
-        return {}
-    counts = {}
-    for line in dry_run_output.split("Job stats:")[1].splitlines()[3:]:
-        name, count = line.split()
-        if name == "total":
-            return counts
-        counts[name] = int(count)
-    raise AssertionError("no total line in the job stats")
 
 
 def extra_config(workdir, name: str, text: str) -> str:
