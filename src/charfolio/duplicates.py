@@ -15,7 +15,6 @@ resize typically changes 0-4 bits; unrelated images differ in about 32.
 from __future__ import annotations
 
 import functools
-import hashlib
 import math
 import os
 from collections.abc import Callable, Mapping, Sequence
@@ -27,6 +26,7 @@ import numpy as np
 import pyarrow as pa
 
 from charfolio import tables
+from charfolio.digest import sha256_file
 from charfolio.imaging import DEFAULT_MAX_PIXELS, map_images, read_rgb
 from charfolio.progress import Progress
 
@@ -46,21 +46,17 @@ def hamming(a: int, b: int) -> int:
     return bin(a ^ b).count("1")
 
 
-def sha256_file(path: str | os.PathLike[str]) -> str | None:
-    digest = hashlib.sha256()
+def _sha256_or_none(path: str | os.PathLike[str]) -> str | None:
     try:
-        with open(path, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(block)
+        return sha256_file(path)
     except OSError:
         return None
-    return digest.hexdigest()
 
 
 def _hash_file(path: str, max_pixels: int) -> tuple[str | None, str | None]:
     read = read_rgb(path, max_pixels=max_pixels)
     perceptual = f"{phash(read.array):016x}" if read.ok else None
-    return sha256_file(path), perceptual
+    return _sha256_or_none(path), perceptual
 
 
 def hash_images(

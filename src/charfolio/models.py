@@ -46,6 +46,7 @@ from charfolio.config import (
     ModelFileError,
     check_safe_model_format,
 )
+from charfolio.digest import sha256_file
 from charfolio.progress import format_duration
 
 Log = Callable[[str], None]
@@ -541,14 +542,6 @@ def extract_zip(archive: Path, dest: Path, log: Log) -> None:
                 log(f"  skipped {member.filename}: pickle files are never loaded")
                 continue
             zf.extract(member, dest)
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 class ByteProgress:

@@ -61,6 +61,7 @@ from charfolio.balance.shots import (
     shot_type,
 )
 from charfolio.balance.targets import Targets, distance
+from charfolio.digest import sha256_file
 from charfolio.faces.analyze import border_cut
 from charfolio.imaging import read_rgb
 from charfolio.tiers import place_file
@@ -225,14 +226,6 @@ def choose_crops(
     return chosen
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _png(image: Image.Image) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")  # Pillow writes no timestamp: same pixels, same bytes
@@ -300,7 +293,7 @@ def _build(
                 "face_box": b["face_box"],
                 "width": b["width"],
                 "height": b["height"],
-                "sha256": _sha256(source),
+                "sha256": sha256_file(source),
             }
         )
         out_balance.append(dict(b))

@@ -23,6 +23,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from charfolio.digest import sha256_file
+
 CHECKPOINT_MODES = ("all", "final")
 MAX_HEADER = 100_000_000  # the safetensors format's own limit
 _EPOCH = re.compile(r"epoch-(\d+)\.safetensors$")
@@ -36,14 +38,6 @@ class LoraCheckpoint:
     final: bool  # these are the weights of the final LoRA
     sha256: str  # of the file
     weights: str  # weights_fingerprint: equal for the same weights in another file
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def weights_fingerprint(path: Path) -> str:
@@ -134,18 +128,18 @@ def list_checkpoints(
         epoch = int(match.group(1))
         label = f"epoch-{epoch:04d}"
         epochs.append(
-            LoraCheckpoint(label, path, epoch, weights == final_weights, _sha256(path), weights)
+            LoraCheckpoint(label, path, epoch, weights == final_weights, sha256_file(path), weights)
         )
     epochs.sort(key=lambda c: c.epoch or 0)
     same_as_final = [c for c in epochs if c.final]
     if which == "final":
         epoch = same_as_final[-1].epoch if same_as_final else None
         return [
-            LoraCheckpoint("final", final_path, epoch, True, _sha256(final_path), final_weights)
+            LoraCheckpoint("final", final_path, epoch, True, sha256_file(final_path), final_weights)
         ]
     if same_as_final:
         # Only the last identical one keeps the mark (an unchanged epoch is no final LoRA).
         keep = same_as_final[-1]
         return [c if c is keep or not c.final else replace(c, final=False) for c in epochs]
-    final = LoraCheckpoint("final", final_path, None, True, _sha256(final_path), final_weights)
+    final = LoraCheckpoint("final", final_path, None, True, sha256_file(final_path), final_weights)
     return [*epochs, final]

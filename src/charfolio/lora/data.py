@@ -22,6 +22,7 @@ import pyarrow.parquet as pq
 import torch
 from PIL import Image
 
+from charfolio.digest import sha256_file
 from charfolio.imaging import read_rgb
 from charfolio.lora.presets import DataMix
 
@@ -61,14 +62,6 @@ class TierData:
     content_sha256: str  # every image's bytes and caption, in manifest order
 
 
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def read_tier(tier_dir: str | os.PathLike[str]) -> TierData:
     """The train and val rows of a tier directory (tier_{n}/ as charfolio.tiers writes it)."""
     tier_dir = Path(tier_dir)
@@ -103,7 +96,7 @@ def read_tier(tier_dir: str | os.PathLike[str]) -> TierData:
                 f"{manifest}: row {record['tier_file']} has split {record['split']!r}; "
                 f"expected train or val"
             )
-        content.update(f"{record['tier_file']}\0{_sha256_file(path)}\0{caption}\0".encode())
+        content.update(f"{record['tier_file']}\0{sha256_file(path)}\0{caption}\0".encode())
         rows.append(TierRow(record["tier_file"], path, caption, record["split"], record))
     train = tuple(r for r in rows if r.split == "train")
     if not rows:
@@ -119,7 +112,7 @@ def read_tier(tier_dir: str | os.PathLike[str]) -> TierData:
         train=train,
         val=tuple(r for r in rows if r.split == "val"),
         columns=tuple(table.column_names),
-        manifest_sha256=_sha256_file(manifest),
+        manifest_sha256=sha256_file(manifest),
         content_sha256=content.hexdigest(),
     )
 

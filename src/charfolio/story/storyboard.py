@@ -20,7 +20,6 @@ when every frame is done, so a killed job never leaves a storyboard.json over ha
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -35,6 +34,7 @@ import numpy as np
 from PIL import Image
 
 from charfolio.atomic import write_text_atomic
+from charfolio.digest import sha256_file
 from charfolio.story.contact_sheet import SheetFrame, contact_sheet
 from charfolio.story.frames import StoryError, StoryFrames, frame_prompt, read_frames
 
@@ -210,10 +210,6 @@ def frame_file(index: int, suffix: str) -> str:
     return f"frame_{index:02d}.{suffix}"
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def _json(record: Mapping[str, Any]) -> str:
     return json.dumps(record, indent=2, ensure_ascii=False) + "\n"
 
@@ -277,7 +273,7 @@ def write_storyboard(
         for frame in rendered:
             png = staging / frame_file(frame.index, "png")
             frame.image.convert("RGB").save(png)
-            record = _frame_record(frame, settings, renderer_record, _sha256(png))
+            record = _frame_record(frame, settings, renderer_record, sha256_file(png))
             (staging / frame_file(frame.index, "json")).write_text(_json(record), "utf-8")
             entries.append(
                 {

@@ -1,0 +1,17 @@
+"""SHA-256 of files, read in blocks (model files and image folders can be large)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+
+BLOCK = 1 << 20
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(BLOCK):
+            digest.update(block)
+    return digest.hexdigest()
