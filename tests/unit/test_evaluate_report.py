@@ -7,7 +7,6 @@ import io
 import json
 import re
 import shutil
-import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote
@@ -21,6 +20,7 @@ from charfolio.evaluate import SECTIONS, build_suite, evaluate_lora, write_suite
 from charfolio.evaluate.ranking import CATEGORY_SCORES
 from charfolio.evaluate.report import write_checkpoint_report
 
+from .chromium_support import run_chromium
 from .evaluate_support import (
     FakeRenderer,
     FakeTextScorer,
@@ -32,7 +32,6 @@ from .evaluate_support import (
 )
 
 pytest.importorskip("dlib")
-CHROMIUM_APT = "apt-get install -y chromium"
 CATEGORIES = ["close_up", "full_body"]
 
 
@@ -198,26 +197,9 @@ def test_a_stale_suite_or_a_missing_run_is_named(results: Path, tmp_path: Path) 
         )
 
 
-def _chromium() -> str:
-    path = shutil.which("chromium") or shutil.which("chromium-browser")
-    if path is None:
-        pytest.skip(f"headless Chromium not installed ({CHROMIUM_APT})")
-    return path
-
-
-def _run_chromium(page: Path, profile: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    command = [
-        _chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-        "--no-first-run", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--hide-scrollbars", f"--user-data-dir={profile}", *extra,
-        page.resolve().as_uri(),
-    ]  # fmt: skip
-    return subprocess.run(command, capture_output=True, text=True, timeout=180, check=True)
-
-
 def test_opens_in_headless_chromium(report: tuple[Path, dict], tmp_path: Path) -> None:
     html_path, _ = report
-    dom = _run_chromium(html_path, tmp_path / "profile", "--dump-dom").stdout
+    dom = run_chromium(html_path, tmp_path / "profile", "--dump-dom").stdout
     page = _parse(dom)
     assert page.sections == [sid for sid, _ in SECTIONS]
     header, *rows = page.ranking
@@ -225,9 +207,7 @@ def test_opens_in_headless_chromium(report: tuple[Path, dict], tmp_path: Path) -
     assert rows[0][2] == "epoch-0003"
     assert len(page.images) == 20
     shot = tmp_path / "report.png"
-    _run_chromium(
-        html_path, tmp_path / "profile", "--window-size=1280,1800", f"--screenshot={shot}"
-    )
+    run_chromium(html_path, tmp_path / "profile", "--window-size=1280,1800", f"--screenshot={shot}")
     with Image.open(shot) as image:
         grey = image.convert("L")
         low, high = grey.getextrema()

@@ -6,7 +6,6 @@ import base64
 import io
 import re
 import shutil
-import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -16,8 +15,7 @@ from PIL import Image
 from charfolio.report import SECTIONS, write_report
 
 from .catalog_data import build_results
-
-CHROMIUM_APT = "apt-get install -y chromium"
+from .chromium_support import run_chromium
 
 
 @pytest.fixture(scope="module")
@@ -133,34 +131,8 @@ def test_errors_name_the_file(results: Path, tmp_path: Path) -> None:
         )
 
 
-def _chromium() -> str:
-    path = shutil.which("chromium") or shutil.which("chromium-browser")
-    if path is None:
-        pytest.skip(f"headless Chromium not installed ({CHROMIUM_APT})")
-    return path
-
-
-def _run_chromium(report: Path, profile: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    command = [
-        _chromium(),
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--hide-scrollbars",
-        f"--user-data-dir={profile}",
-        *extra,
-        report.resolve().as_uri(),
-    ]
-    return subprocess.run(command, capture_output=True, text=True, timeout=180, check=True)
-
-
 def test_renders_in_headless_chromium(report: Path, tmp_path: Path) -> None:
-    dom = _run_chromium(report, tmp_path / "profile", "--dump-dom").stdout
+    dom = run_chromium(report, tmp_path / "profile", "--dump-dom").stdout
     parsed = _parse(dom)
     assert parsed.sections == [sid for sid, _ in SECTIONS]
     assert parsed.svgs == 6
@@ -171,7 +143,7 @@ def test_renders_in_headless_chromium(report: Path, tmp_path: Path) -> None:
 
 def test_screenshot_in_headless_chromium(report: Path, tmp_path: Path) -> None:
     shot = tmp_path / "report.png"
-    _run_chromium(report, tmp_path / "profile", "--window-size=1280,2400", f"--screenshot={shot}")
+    run_chromium(report, tmp_path / "profile", "--window-size=1280,2400", f"--screenshot={shot}")
     with Image.open(shot) as image:
         assert image.size == (1280, 2400)
         grey = image.convert("L")
