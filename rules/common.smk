@@ -1,4 +1,6 @@
 # Validation, wildcard constraints and input functions. Nothing else belongs here.
+# Light modules only: every job re-reads this file, so torch/diffusers imports here would
+# cost seconds per job (the library modules the scripts call import them).
 import dataclasses
 import functools
 from pathlib import Path
@@ -7,9 +9,13 @@ from charfolio import versions
 from charfolio.config import ConfigError, load_character, validate
 from charfolio.distribution import seed_group_count
 from charfolio.embed.stream import embedding_name
-from charfolio.lora import resolve_preset, validate_preset
-from charfolio.story import check_story_config, story_entry
-from charfolio.story.settings import storyboard_inputs, storyboard_params
+from charfolio.lora.presets import resolve_preset, validate_preset
+from charfolio.story.settings import (
+    check_story_config,
+    story_entry,
+    storyboard_inputs,
+    storyboard_params,
+)
 
 validate(config, "config", "the workflow config")
 # A bad training preset fails here, before any job, naming the preset and the key.

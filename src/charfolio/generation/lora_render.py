@@ -44,11 +44,11 @@ from charfolio.generation.pipelines import (
     resolve_dtype,
     resolve_model_path,
 )
+from charfolio.generation.samplers import INHERITED_RENDER_KEYS
 from charfolio.generation.tiny import DEFAULT_MODEL_CACHE
 from charfolio.lora.model import training_model_config
 
-# render keys whose null means "as generation has it"
-INHERITED_KEYS = ("steps", "guidance_scale", "width", "height", "sampler", "sigmas")
+INHERITED_KEYS = INHERITED_RENDER_KEYS  # nulls in render take generation's value
 
 
 class RenderError(ValueError):

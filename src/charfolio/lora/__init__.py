@@ -13,13 +13,12 @@ Outputs in out_dir (layout.py):
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from charfolio.lora.export import KohyaExportError
-from charfolio.lora.layout import OutputPaths
 from charfolio.lora.presets import (
     BUILTIN_PRESETS,
     FIELDS,
@@ -29,8 +28,24 @@ from charfolio.lora.presets import (
     resolve_preset,
     validate_preset,
 )
-from charfolio.lora.session import TrainingJob
-from charfolio.lora.train import LoraTrainer, NonFiniteLossError, ResumeError
+
+# Imported on first use: they pull in torch, diffusers and peft (seconds), and the Snakefile
+# imports this package's presets at every start of every job.
+_LAZY = {
+    "KohyaExportError": "charfolio.lora.export",
+    "OutputPaths": "charfolio.lora.layout",
+    "TrainingJob": "charfolio.lora.session",
+    "LoraTrainer": "charfolio.lora.train",
+    "NonFiniteLossError": "charfolio.lora.train",
+    "ResumeError": "charfolio.lora.train",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "BUILTIN_PRESETS",
@@ -71,6 +86,9 @@ def train_lora(
     against `user_presets` and the built-in ones. Rerunning after a kill resumes from the
     last saved state; `stop_after_epoch` / `stop_after_step` end a run early, resumably.
     """
+    from charfolio.lora.session import TrainingJob
+    from charfolio.lora.train import LoraTrainer
+
     resolved = validate_preset(preset, user_presets)
     job = TrainingJob(
         tier_dir=Path(manifest_dir),

@@ -14,9 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from diffusers.optimization import SchedulerType
-
-from charfolio.generation.pipelines import SAMPLERS
+from charfolio.generation.samplers import LR_SCHEDULER_NAMES, SAMPLER_NAMES
 
 _ATTN = [f"{attn}.{proj}" for attn in ("attn1", "attn2") for proj in ("to_q", "to_k", "to_v")]
 _ATTN += ["attn1.to_out.0", "attn2.to_out.0"]
@@ -60,7 +58,7 @@ BUILTIN_PRESETS: dict[str, dict[str, Any]] = {
     },
 }
 
-LR_SCHEDULERS = tuple(s.value for s in SchedulerType if s.value != "piecewise_constant")
+LR_SCHEDULERS = LR_SCHEDULER_NAMES
 OPTIMIZERS = ("adamw8bit", "adamw")
 MIXED_PRECISION = ("auto", "no", "fp16", "bf16")
 SAVE_DTYPES = ("float32", "float16", "bfloat16")
@@ -105,7 +103,7 @@ VALIDATION_FIELDS: dict[str, Field] = {
     "steps": Field(20, "int", "Sampler steps per sample.", check=_positive, rule="> 0"),
     "guidance_scale": Field(7.5, "number", "Classifier-free guidance.", check=_non_negative,
                             rule=">= 0"),
-    "sampler": Field("dpmpp_2m", "str", "Sampler of the samples.", choices=tuple(SAMPLERS)),
+    "sampler": Field("dpmpp_2m", "str", "Sampler of the samples.", choices=SAMPLER_NAMES),
     "save_size": Field(256, "int", "Longest side of the saved PNGs (thumbnails).",
                        check=lambda v: v >= 16, rule=">= 16"),
     "loss_timesteps": Field(

@@ -9,18 +9,32 @@ ablation.py      evaluations of every mode -> ablation.parquet + ablation.html
 settings.py      the story config's checks and lookups (DAG time)
 """
 
-from charfolio.story.ablation import tabulate_ablation
-from charfolio.story.evaluate import evaluate_storyboard
+import importlib
+from typing import Any
+
 from charfolio.story.frames import Frame, StoryError, StoryFrames, read_frames
 from charfolio.story.settings import check_story_config, story_entry
-from charfolio.story.split import make_frames, split_story
-from charfolio.story.storyboard import (
-    MODES,
-    FrameRenderer,
-    FrameScorer,
-    StoryboardSettings,
-    render_storyboard,
-)
+
+# Imported on first use: rendering and evaluation pull in torch, diffusers and the face
+# models, and the Snakefile imports story.settings at every start of every job.
+_LAZY = {
+    "tabulate_ablation": "charfolio.story.ablation",
+    "evaluate_storyboard": "charfolio.story.evaluate",
+    "make_frames": "charfolio.story.split",
+    "split_story": "charfolio.story.split",
+    "MODES": "charfolio.story.storyboard",
+    "FrameRenderer": "charfolio.story.storyboard",
+    "FrameScorer": "charfolio.story.storyboard",
+    "StoryboardSettings": "charfolio.story.storyboard",
+    "render_storyboard": "charfolio.story.storyboard",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "MODES",

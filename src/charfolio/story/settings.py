@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from charfolio.config import ConfigError
-from charfolio.generation.lora_render import INHERITED_KEYS
+from charfolio.generation.samplers import INHERITED_RENDER_KEYS as INHERITED_KEYS
 
 GUIDED = "reference_guided"
 RENDER_KEYS = (*INHERITED_KEYS, "negative_prompt", "dtype", "device")
