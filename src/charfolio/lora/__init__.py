@@ -13,12 +13,12 @@ Outputs in out_dir (layout.py):
 
 from __future__ import annotations
 
-import importlib
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from charfolio.lazy import lazy_exports
 from charfolio.lora.presets import (
     BUILTIN_PRESETS,
     FIELDS,
@@ -40,11 +40,7 @@ _LAZY = {
     "ResumeError": "charfolio.lora.train",
 }
 
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _LAZY)
 
 
 __all__ = [

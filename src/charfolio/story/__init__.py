@@ -9,9 +9,7 @@ ablation.py      evaluations of every mode -> ablation.parquet + ablation.html
 settings.py      the story config's checks and lookups (DAG time)
 """
 
-import importlib
-from typing import Any
-
+from charfolio.lazy import lazy_exports
 from charfolio.story.frames import Frame, StoryError, StoryFrames, read_frames
 from charfolio.story.settings import check_story_config, story_entry
 
@@ -29,11 +27,7 @@ _LAZY = {
     "render_storyboard": "charfolio.story.storyboard",
 }
 
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _LAZY)
 
 
 __all__ = [
