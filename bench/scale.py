@@ -4,25 +4,31 @@ Builds a scratch working directory holding config/config.yaml (the repo's, defau
 with 21 characters) and config/characters/ (one file per character, each with its own
 base_seed), then drives the repo's Snakefile there with `-d`:
 
-1. the full DAG as a dry run: jobs by rule and wall time;
+1. the full DAG as a dry run: jobs by rule and wall time; then the same dry run with
+   `--profile profiles/slurm`, whose printed group jobs give the sbatch submissions a cluster
+   run would make (ungrouped jobs are one submission each, a group job is one);
 2. every output marked done without running a job: `snakemake --summary` lists each job's
    outputs, empty files are made for them (a directory for an output without a suffix, the
    `directory()` outputs: image folders and tiers), and `snakemake --touch --forceall` walks
    the DAG in order, touching outputs and recording each job's params as a real run would
    (Snakemake itself fails the touch if a file stands where it expects a directory);
 3. the no-op rerun: a dry run must plan nothing, then plain `snakemake` is timed;
-4. curation.thresholds.min_sharpness changed in an extra --configfile: the planned jobs by
-   rule and the dry-run time, compared with `--forcerun select_images` (selection and
-   everything downstream of it) to show that nothing upstream of selection reruns.
+4. curation.thresholds.min_sharpness changed in an extra --configfile, planned twice:
+   - for the tiers (`snakemake results/<character>/tier_<n>` for every character and tier,
+     the README's command): only select_images and build_tier may run;
+   - for the whole pipeline: selection and everything downstream of it (tiers, and what is
+     built from the tiers: training, refinement, catalog...), the same plan as
+     `--forcerun select_images`, and nothing upstream of selection.
 
 The fixed cost of starting Snakemake (imports, executor plugins, profile) is measured on a
-one-rule workflow and reported beside the DAG's times: on a machine with SLURM client tools
-but no reachable controller, the slurm executor plugin's `scontrol show config` probe alone
-waits about 9 s at every start.
+one-rule workflow and reported beside the DAG's times. The slurm executor plugin runs
+`scontrol show config` whenever Snakemake loads it: where a SLURM config names a controller
+that does not answer (a stopped test cluster), that alone waits about 9 s at every start, so
+the bench reports how long `scontrol` takes here.
 
-Prints one JSON object. Targets: at most a few hundred jobs (under 1,000 DAG jobs, and at
-most 400 sbatch submissions once profiles/slurm groups the small CPU jobs), a dry run under
-10 s, and only selection and its downstream rules after a threshold change.
+Prints one JSON object. Targets: at most a few hundred jobs on the cluster (at most 400
+sbatch submissions with profiles/slurm, under 1,000 DAG jobs), a dry run under 10 s, and only
+select_images and build_tier for the tiers after a threshold change.
 
     .venv/bin/python bench/scale.py [--characters 21] [--repeat 3] [--keep DIR]
 """
@@ -32,6 +38,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -47,6 +54,7 @@ from charfolio.distribution import calculate_distribution
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = Path(sys.executable).parent / "snakemake"
+SLURM_PROFILE = REPO / "profiles" / "slurm"
 MAX_JOBS = 999
 MAX_SUBMISSIONS = 400  # "a few hundred" sbatch calls on the cluster
 MAX_DRY_RUN_SECONDS = 10.0
@@ -99,27 +107,47 @@ def job_stats(output: str) -> dict[str, int]:
     return {rule: int(n) for rule, n in rows if rule != "total"}
 
 
-def slurm_submissions(jobs_by_rule: dict[str, int], characters: int) -> dict[str, Any]:
-    """sbatch submissions of the DAG under profiles/slurm, whose groups merge small CPU jobs.
+def slurm_submissions(output: str) -> dict[str, Any]:
+    """sbatch submissions in a `--profile profiles/slurm` dry run's printed plan.
 
-    Each character's jobs of one group are one connected component (the profile groups only
-    rules that sit next to each other in a character's chain), and `group-components: m`
-    packs up to m such components into one submission. The `all` rule submits nothing.
+    Snakemake prints each group job as "Group job <name>" followed by its member jobs
+    (indented), and every other job as a top-level "rule <name>:" block. Each group job and
+    each top-level job except local rules (`all`) is one submission.
     """
-    profile = yaml.safe_load((REPO / "profiles" / "slurm" / "config.yaml").read_text())
-    groups: dict[str, str] = profile.get("groups", {})
-    per_group = profile.get("group-components", {})
     submissions: dict[str, int] = {}
-    for rule, n in jobs_by_rule.items():
-        if rule == "all" or rule in groups:
+    for line in output.splitlines():
+        if group := re.search(r"\] Group job (\S+) ", line):
+            key = f"group {group[1]}"
+        elif (rule := re.match(r"rule (\w+):$", line)) and rule[1] != "all":
+            key = rule[1]
+        else:
             continue
-        submissions[rule] = n
-    for group in sorted(set(groups.values())):
-        components = (
-            characters if any(jobs_by_rule.get(r) for r, g in groups.items() if g == group) else 0
-        )
-        submissions[f"group {group}"] = -(-components // int(per_group.get(group, 1)))
+        submissions[key] = submissions.get(key, 0) + 1
     return {"total": sum(submissions.values()), "by_rule_or_group": submissions}
+
+
+def scontrol_probe() -> dict[str, Any]:
+    """How long `scontrol show config` takes here (the slurm plugin runs it at every start)."""
+    scontrol = shutil.which("scontrol")
+    if scontrol is None:
+        return {"scontrol": None, "note": "no SLURM client: the plugin skips its probe"}
+    started = time.perf_counter()
+    try:
+        result = subprocess.run(
+            [scontrol, "show", "config"], capture_output=True, text=True, timeout=30
+        )
+        answered = result.returncode == 0
+    except subprocess.TimeoutExpired:
+        answered = False
+    seconds = round(time.perf_counter() - started, 2)
+    probe: dict[str, Any] = {"scontrol": scontrol, "answers": answered, "seconds": seconds}
+    if not answered and seconds > 1:
+        probe["note"] = (
+            "a SLURM config names a controller that does not answer: every snakemake start "
+            f"waits about {seconds:g} s for it (stop the stale cluster config, e.g. "
+            "`tests/slurm/cluster.sh stop` for the test cluster)"
+        )
+    return probe
 
 
 def timed_dry_runs(workdir: Path, repeat: int, *args: str) -> tuple[dict[str, int], list[float]]:
@@ -177,8 +205,11 @@ def main() -> None:
         )
         print(f"scale bench in {workdir}", file=sys.stderr)
 
+        probe = scontrol_probe()
         startup_runs = startup_seconds(workdir, args.repeat)
         full, full_runs = timed_dry_runs(workdir, args.repeat)
+        profile_out, profile_seconds = snakemake(workdir, "-n", "--profile", str(SLURM_PROFILE))
+        submissions = slurm_submissions(profile_out)
         created, summary_seconds = create_outputs(workdir)
         _, touch_seconds = snakemake(workdir, "--touch", "--forceall")
 
@@ -192,12 +223,20 @@ def main() -> None:
             yaml.safe_dump({"curation": {"thresholds": {"min_sharpness": THRESHOLD[1]}}})
         )
         configs = ("--configfile", "config/config.yaml", "config/threshold.yaml")
+        tiers = [
+            f"results/{name}/tier_{tier['size']}"
+            for name in config["characters"]
+            for tier in config["curation"]["tiers"]
+        ]
+        for_tiers, tier_runs = timed_dry_runs(workdir, args.repeat, *configs, "--", *tiers)
         changed, changed_runs = timed_dry_runs(workdir, args.repeat, *configs)
         downstream, _ = timed_dry_runs(workdir, 1, "--forcerun", "select_images")
 
         jobs = sum(full.values())
-        submissions = slurm_submissions(full, args.characters)["total"]
-        extra_rules = sorted(set(changed) - SELECTION_RULES - {"all"})
+        tier_extra_rules = sorted(set(for_tiers) - SELECTION_RULES)
+        few_submissions = submissions["total"] <= MAX_SUBMISSIONS
+        tiers_only = bool(for_tiers) and not tier_extra_rules
+        downstream_only = changed == downstream and not set(changed) & UPSTREAM_RULES
         result = {
             "characters": args.characters,
             "images_per_character": dist.total_images,
@@ -206,12 +245,14 @@ def main() -> None:
             "images_per_seed_group": dist.images_per_seed,
             "generation_backend": config["generation"]["backend"],
             "cores": 2,
+            "scontrol_probe": probe,
             "snakemake_startup_seconds": statistics.median(startup_runs),
             "snakemake_startup_runs": startup_runs,
             "full_dag": {
                 "jobs": jobs,
                 "jobs_by_rule": full,
-                "slurm_submissions": slurm_submissions(full, args.characters),
+                "slurm_submissions": submissions,
+                "dry_run_seconds_slurm_profile": round(profile_seconds, 2),
                 "dry_run_seconds": statistics.median(full_runs),
                 "dry_run_runs": full_runs,
                 "dry_run_minus_startup_seconds": round(
@@ -233,24 +274,31 @@ def main() -> None:
             "threshold_change": {
                 "key": THRESHOLD[0],
                 "value": THRESHOLD[1],
-                "jobs": sum(changed.values()),
-                "jobs_by_rule": changed,
-                "dry_run_seconds": statistics.median(changed_runs),
-                "dry_run_runs": changed_runs,
-                "dry_run_minus_startup_seconds": round(
-                    statistics.median(changed_runs) - statistics.median(startup_runs), 2
-                ),
-                "rules_beyond_select_images_and_build_tier": extra_rules,
-                "same_plan_as_forcerun_select_images": changed == downstream,
-                "upstream_rules_planned": sorted(set(changed) & UPSTREAM_RULES),
+                "tier_targets": {
+                    "targets": len(tiers),
+                    "jobs": sum(for_tiers.values()),
+                    "jobs_by_rule": for_tiers,
+                    "dry_run_seconds": statistics.median(tier_runs),
+                    "dry_run_runs": tier_runs,
+                    "rules_beyond_select_images_and_build_tier": tier_extra_rules,
+                },
+                "whole_pipeline": {
+                    "jobs": sum(changed.values()),
+                    "jobs_by_rule": changed,
+                    "dry_run_seconds": statistics.median(changed_runs),
+                    "dry_run_runs": changed_runs,
+                    "same_plan_as_forcerun_select_images": changed == downstream,
+                    "upstream_rules_planned": sorted(set(changed) & UPSTREAM_RULES),
+                },
             },
             "targets_met": {
-                f"jobs <= {MAX_JOBS}": jobs <= MAX_JOBS,
-                f"slurm submissions <= {MAX_SUBMISSIONS}": submissions <= MAX_SUBMISSIONS,
+                f"DAG jobs <= {MAX_JOBS}": jobs <= MAX_JOBS,
+                f"slurm submissions <= {MAX_SUBMISSIONS}": few_submissions,
                 f"dry run < {MAX_DRY_RUN_SECONDS:g} s": max(full_runs) < MAX_DRY_RUN_SECONDS,
-                "threshold change: selection and its downstream only": changed == downstream
-                and not set(changed) & UPSTREAM_RULES,
-                "threshold change: only select_images and build_tier": not extra_rules,
+                "threshold change, tiers: only select_images and build_tier": tiers_only,
+                "threshold change, whole pipeline: selection and its downstream only": (
+                    downstream_only
+                ),
             },
         }
         print(json.dumps(result, indent=2))

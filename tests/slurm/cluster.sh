@@ -5,13 +5,17 @@
 #   tests/slurm/cluster.sh start    install slurmctld/slurmd/slurm-client/munge if missing, write
 #                                   the config, start munged + slurmctld + slurmd, wait for `idle`
 #   tests/slurm/cluster.sh status   daemons, node state, queue
-#   tests/slurm/cluster.sh stop     cancel all jobs, stop the daemons by their pid files
+#   tests/slurm/cluster.sh stop     cancel all jobs, stop the daemons by their pid files, remove
+#                                   the config files it wrote
 #
 # Where things go:
 #   /etc/slurm/slurm.conf, /etc/slurm/gres.conf  SLURM's default config path, so every client
 #       (sbatch/squeue/scontrol called by snakemake, srun inside jobs) finds the cluster with no
 #       environment variable. Both files start with a charfolio marker line; an existing file
-#       without it belongs to someone else and `start` refuses to touch it.
+#       without it belongs to someone else and `start` refuses to touch it. `stop` removes them:
+#       a config naming a controller that no longer runs makes every SLURM client call wait
+#       about 9 s for it, and the snakemake slurm plugin runs `scontrol show config` when it is
+#       loaded, so every `snakemake` start on this machine (any executor) would pay those 9 s.
 #   $CHARFOLIO_SLURM_DIR (default /tmp/charfolio-slurm)  state, spool, logs, pid files and the
 #       fake GPU devices (character devices made with mknod; gres.conf points at them).
 #
@@ -283,10 +287,21 @@ stop_pids() {
     done
 }
 
+# Remove the config files this script wrote (marker line), never anyone else's.
+remove_config() {
+    local f
+    for f in "$CONF" "$GRES_CONF"; do
+        if [[ -e $f ]] && head -n 1 "$f" | grep -qxF "$MARKER"; then
+            rm -f "$f"
+        fi
+    done
+}
+
 cmd_stop() {
     need_root
     # munged only if this script started it (its pid file is in $DIR), never the system's.
     stop_slurm_daemons "$DIR/run/munged.pid"
+    remove_config
     local left
     left=$(step_sockets)
     if [[ -n $left ]]; then

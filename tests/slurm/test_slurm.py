@@ -31,6 +31,7 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 CLUSTER = Path(__file__).resolve().parent / "cluster.sh"
+CLUSTER_CONFIGS = (Path("/etc/slurm/slurm.conf"), Path("/etc/slurm/gres.conf"))
 SNAKEMAKE = Path(sys.executable).parent / "snakemake"
 PROFILE = REPO / "profiles" / "slurm"
 DEMO_CONFIG = REPO / "config" / "demo.yaml"
@@ -95,6 +96,10 @@ def slurm_cluster():
     if not already_running:
         stopped = _cluster("stop")
         assert stopped.returncode == 0, f"cluster.sh stop:\n{stopped.stdout}\n{stopped.stderr}"
+        # A config left naming the stopped controller would make every later SLURM client
+        # call, and so every snakemake start (the slurm plugin probes scontrol), wait for it.
+        leftover = [p for p in CLUSTER_CONFIGS if p.exists()]
+        assert not leftover, f"cluster.sh stop left its config behind: {leftover}"
 
 
 # ---- what Snakemake printed -------------------------------------------------------------

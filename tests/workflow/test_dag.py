@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+import yaml
 
 from .conftest import REPO, config_path, snakemake
 
@@ -56,6 +57,47 @@ def test_slurm_profile_plans_shards_with_gpus(workdir):
     )  # fmt: skip
     block = result.stdout.split("rule generate_images:")[1]
     assert "gpu=1" in block and "mem_mb=16000" in block
+
+
+SLURM_PROFILE = REPO / "profiles" / "slurm"
+
+
+@pytest.mark.parametrize("variant", ["tier", "balanced", "refined"])
+def test_slurm_profile_groups_form_for_every_tier_variant(workdir, variant):
+    """Every group of profiles/slurm forms, holds only its rules, and packs characters.
+
+    Snakemake refuses a group that a path of jobs leaves and enters again ("depends on
+    itself"), which each training variant could create through the rules between the tiers,
+    the refinement and the LoRA; two characters check the packing of group-components.
+    """
+    extra = workdir / "variant.yaml"
+    extra.write_text(f"characters: [gentle_freckled, demo]\ntraining:\n  tier_variant: {variant}\n")
+    out = snakemake(
+        workdir, "-n", "--profile", str(SLURM_PROFILE),
+        "--configfile", config_path("config.yaml"), str(extra),
+    ).stdout  # fmt: skip
+    groups: dict[str, str] = yaml.safe_load((SLURM_PROFILE / "config.yaml").read_text())["groups"]
+    # each group job: its header, then its member jobs (indented) until the next top-level job
+    headers = re.split(r"^\[[^\]]+\] Group job (\S+) .*$", out, flags=re.M)
+    group_jobs = [
+        (name, re.split(r"^\[", block, maxsplit=1, flags=re.M)[0])
+        for name, block in zip(headers[1::2], headers[2::2], strict=True)
+    ]
+    assert {name for name, _ in group_jobs} == set(groups.values()), group_jobs
+    members = {}
+    for name, block in group_jobs:
+        rules = re.findall(r"^    rule (\w+):$", block, flags=re.M)
+        assert rules and all(groups[rule] == name for rule in rules), (name, rules)
+        members.setdefault(name, []).append((set(rules), block))
+    # a tier's refinement rounds, the renders included, travel as one submission per character
+    assert len(members["refine"]) == 2
+    for rules, _ in members["refine"]:
+        assert {"start_refinement", "generate_refinement", "build_refined_tier"} <= rules
+    # both characters' curation chains share one cpu_curate submission
+    [(_, curate)] = members["cpu_curate"]
+    assert all(f"character={c}" in curate for c in ("gentle_freckled", "demo"))
+    ungrouped = set(re.findall(r"^rule (\w+):$", out, flags=re.M))
+    assert not ungrouped & set(groups), sorted(ungrouped & set(groups))
 
 
 def test_bad_config_fails_before_any_job(workdir):
