@@ -263,12 +263,16 @@ def storyboard_settings(wildcards):
 
 
 def ablation_evaluations(wildcards):
-    return expand(
-        "results/{character}/ablation/{story}/{mode}/evaluation.json",
-        character=wildcards.character,
-        story=config["story"]["stories"],
-        mode=config["story"]["ablation"]["modes"],
-    )
+    """Each story in each ablation mode; story.mode's row is the storyboard itself (the same
+    settings, frames and seeds give the same pixels, so it is not rendered twice)."""
+    root = f"results/{wildcards.character}"
+    return [
+        f"{root}/story/{story}/evaluation.json"
+        if mode == config["story"]["mode"]
+        else f"{root}/ablation/{story}/{mode}/evaluation.json"
+        for story in config["story"]["stories"]
+        for mode in config["story"]["ablation"]["modes"]
+    ]
 
 
 def story_targets(name):

@@ -7,7 +7,7 @@ group jobs. Nothing here names the workflow's rules: the expectations come from 
 descriptions Snakemake prints (`--verbose`) and from the profile's `groups:`.
 
 Needs root (apt-get installs SLURM, daemons are started); skipped otherwise. Wall time on a
-2-core machine with the whole demo (41 jobs: curation, LoRA, refinement rounds,
+2-core machine with the whole demo (39 jobs: curation, LoRA, refinement rounds,
 storyboard and ablation, checkpoint report): about 5 minutes (10 s to install and start
 SLURM, the rest is Snakemake start-up in every job plus the executor's status polling, which
 waits 10 s longer after every poll that sees no job finish).

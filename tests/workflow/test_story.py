@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 
 import pyarrow.parquet as pq
 import pytest
@@ -16,6 +15,7 @@ from .conftest import REPO, config_path, planned_jobs, snakemake
 STORY = "results/demo/story/launch"
 TARGETS = (f"{STORY}/evaluation.json", "results/demo/ablation.html")
 MODES = ("baseline", "simple", "reference_guided")
+OTHERS = MODES[:2]  # the ablation's modes besides story.mode (the demo's: reference_guided)
 
 
 def extra_config(workdir, name: str, text: str) -> str:
@@ -27,13 +27,16 @@ def extra_config(workdir, name: str, text: str) -> str:
 def test_demo_dry_run_plans_the_storyboard_and_the_ablation(workdir):
     out = snakemake(workdir, "-n", "--configfile", config_path("demo.yaml")).stdout
     jobs = planned_jobs(out)
+    # story.mode (reference_guided) is the storyboard itself: rendered once, not per table
     assert {k: jobs[k] for k in ("split_story", "render_storyboard", "render_ablation",
                                  "evaluate_storyboard", "tabulate_ablation")} == {
-        "split_story": 1, "render_storyboard": 1, "render_ablation": 3,
-        "evaluate_storyboard": 4, "tabulate_ablation": 1,
+        "split_story": 1, "render_storyboard": 1, "render_ablation": 2,
+        "evaluate_storyboard": 3, "tabulate_ablation": 1,
     }  # fmt: skip
-    for target in (*TARGETS, *(f"results/demo/ablation/launch/{m}/storyboard.json" for m in MODES)):
+    boards = [f"results/demo/ablation/launch/{mode}/storyboard.json" for mode in OTHERS]
+    for target in (*TARGETS, *boards):
         assert target in out, target
+    assert "ablation/launch/reference_guided" not in out
     # the production config configures no story: no storyboard jobs
     production = planned_jobs(snakemake(workdir, "-n").stdout)
     assert "split_story" not in production and "tabulate_ablation" not in production
@@ -102,10 +105,11 @@ def test_demo_storyboard_and_ablation(workdir):
     assert evaluation["identity"]["face_backend"] == "dlib"
     assert len(evaluation["frames"]) == 6 and evaluation["prompt_adherence"]["mean"] > 0
 
-    # the ablation: three modes, the same frames and seeds; baseline without the LoRA
+    # the ablation: three modes, the same frames and seeds; baseline without the LoRA;
+    # story.mode's row is the storyboard
     seeds = {}
     for mode in MODES:
-        folder = root / "ablation" / "launch" / mode
+        folder = workdir / STORY if mode == "reference_guided" else root / "ablation/launch" / mode
         summary = json.loads((folder / "storyboard.json").read_text())
         assert summary["mode"] == mode and (folder / "evaluation.json").is_file()
         assert (summary["loras"] == []) == (mode == "baseline")
@@ -117,26 +121,27 @@ def test_demo_storyboard_and_ablation(workdir):
             for i in range(1, 7)
         ]
     assert seeds["baseline"] == seeds["simple"] == seeds["reference_guided"]
-    # the storyboard and the ablation's reference_guided board: same settings, same pixels
-    guided = json.loads((root / "ablation/launch/reference_guided/storyboard.json").read_text())
-    assert [f["sha256"] for f in guided["frames"]] == [f["sha256"] for f in board["frames"]]
+    assert not (root / "ablation/launch/reference_guided").exists()
 
     table = pq.read_table(root / "ablation.parquet")
     assert table.schema.equals(tables.ABLATION)
-    assert [r["mode"] for r in table.to_pylist()] == list(MODES)
+    rows = table.to_pylist()
+    assert [r["mode"] for r in rows] == list(MODES)
+    assert [r["storyboard"] for r in rows] == [
+        "ablation/launch/baseline", "ablation/launch/simple", "story/launch",
+    ]  # fmt: skip
     html = (root / "ablation.html").read_text()
     assert html.count("data:image/jpeg;base64,") == 3 and "launch" in html
     assert (root / "logs" / "render_ablation" / "launch_baseline.log").is_file()
 
-    # a ControlNet setting reruns only the reference_guided boards, never baseline or simple
+    # a ControlNet setting reruns only the reference_guided board (the storyboard, which is also
+    # the ablation's reference_guided row), never baseline or simple
     changed = extra_config(
         workdir, "stronger.yaml",
         yaml.safe_dump({"story": {"controlnet": {"type": "canny", "conditioning_scale": 1.2}}}),
     )  # fmt: skip
     plan = snakemake(workdir, "-n", *TARGETS, "--configfile", demo, changed).stdout
     assert planned_jobs(plan) == {
-        "render_storyboard": 1, "render_ablation": 1, "evaluate_storyboard": 2,
-        "tabulate_ablation": 1,
+        "render_storyboard": 1, "evaluate_storyboard": 1, "tabulate_ablation": 1,
     }, plan  # fmt: skip
-    assert re.search(r"reference_guided", plan.split("rule render_ablation:")[1].split("rule ")[0])
     assert planned_jobs(snakemake(workdir, "-n", *TARGETS, "--configfile", demo).stdout) == {}
