@@ -9,6 +9,7 @@ from charfolio import versions
 from charfolio.config import ConfigError, load_character, validate
 from charfolio.distribution import seed_group_count
 from charfolio.embed.stream import embedding_name
+from charfolio.llama_resources import llama_gpus, llama_mem_mb
 from charfolio.lora.presets import resolve_preset, validate_preset
 from charfolio.story.settings import (
     check_story_config,
@@ -54,6 +55,25 @@ def seeds(name):
     dist = config["distribution"]
     count = seed_group_count(dist["original_images"], dist["batch_size"])
     return [character(name).base_seed + g for g in range(count)]
+
+
+def llama_job_gpus(section):
+    """`resources: gpu=` of a rule that may run llama.cpp for config[section]."""
+    return lambda wildcards: llama_gpus(_section(section))
+
+
+def llama_job_mem_mb(section, base_mb):
+    """`resources: mem_mb=` of such a rule: its base, plus the GGUF and KV cache when used."""
+    return lambda wildcards, attempt: llama_mem_mb(
+        _section(section), config["model_cache"], attempt, base_mb
+    )
+
+
+def _section(path):
+    section = config
+    for key in path.split("/"):
+        section = section[key]
+    return section
 
 
 def prompt_fields(wildcards):
@@ -267,9 +287,11 @@ def ablation_evaluations(wildcards):
     settings, frames and seeds give the same pixels, so it is not rendered twice)."""
     root = f"results/{wildcards.character}"
     return [
-        f"{root}/story/{story}/evaluation.json"
-        if mode == config["story"]["mode"]
-        else f"{root}/ablation/{story}/{mode}/evaluation.json"
+        (
+            f"{root}/story/{story}/evaluation.json"
+            if mode == config["story"]["mode"]
+            else f"{root}/ablation/{story}/{mode}/evaluation.json"
+        )
         for story in config["story"]["stories"]
         for mode in config["story"]["ablation"]["modes"]
     ]

@@ -9,7 +9,9 @@ rule make_scenarios:
         "../envs/cpu.yaml"
     threads: 2
     resources:
-        mem_mb=lambda wildcards, attempt: 4000 * attempt,
+        # llama.cpp: a GPU when it offloads layers, memory for the whole GGUF
+        gpu=llama_job_gpus("scenarios"),
+        mem_mb=llama_job_mem_mb("scenarios", base_mb=4000),
         runtime=60,
     params:
         scenarios=lookup(dpath="scenarios", within=config),

@@ -9,7 +9,8 @@ rule split_story:
         "../envs/cpu.yaml"
     threads: 2
     resources:
-        mem_mb=2000,
+        gpu=llama_job_gpus("story/splitter"),
+        mem_mb=llama_job_mem_mb("story/splitter", base_mb=2000),
         runtime=20,
     params:
         story=story_settings,

@@ -62,6 +62,27 @@ def test_slurm_profile_plans_shards_with_gpus(workdir):
 SLURM_PROFILE = REPO / "profiles" / "slurm"
 
 
+def test_llama_scenarios_ask_for_a_gpu_and_the_model_memory_on_slurm(workdir):
+    """The production config's Mixtral runs with n_gpu_layers 20 and n_ctx 8192."""
+    gguf = workdir / "models" / "dolphin-2.7-mixtral-8x7b.Q5_K_S.gguf"
+    gguf.parent.mkdir()
+    with open(gguf, "wb") as sparse:
+        sparse.truncate(30 * 2**30)  # stands in for the 30 GiB model (sparse: no disk used)
+    target = "results/gentle_freckled/scenarios.parquet"
+    out = snakemake(workdir, "-n", "--profile", str(SLURM_PROFILE), target).stdout
+    block = out.split("rule make_scenarios:")[1].split("\n\n")[0]
+    assert "gpu=1" in block and f"mem_mb={4000 + 30 * 1024 + 1024}," in block, block
+    # the template backend loads no model: no GPU, the base memory
+    template = workdir / "template.yaml"
+    template.write_text("scenarios:\n  backend: template\n")
+    out = snakemake(
+        workdir, "-n", "--profile", str(SLURM_PROFILE), target, "--configfile",
+        config_path("config.yaml"), str(template),
+    ).stdout  # fmt: skip
+    block = out.split("rule make_scenarios:")[1].split("\n\n")[0]
+    assert "gpu=0" in block and "mem_mb=4000," in block, block
+
+
 @pytest.mark.parametrize("variant", ["tier", "balanced", "refined"])
 def test_slurm_profile_groups_form_for_every_tier_variant(workdir, variant):
     """Every group of profiles/slurm forms, holds only its rules, and packs characters.
@@ -93,9 +114,15 @@ def test_slurm_profile_groups_form_for_every_tier_variant(workdir, variant):
     assert len(members["refine"]) == 2
     for rules, _ in members["refine"]:
         assert {"start_refinement", "generate_refinement", "build_refined_tier"} <= rules
-    # both characters' curation chains share one cpu_curate submission
-    [(_, curate)] = members["cpu_curate"]
-    assert all(f"character={c}" in curate for c in ("gentle_freckled", "demo"))
+
+    # each character's curation chain is one submission; the prompt suites share one
+    def characters(block: str) -> set[str]:
+        return set(re.findall(r"character=(\w+)", block))
+
+    curate = sorted(sorted(characters(block)) for _, block in members["cpu_curate"])
+    assert curate == [["demo"], ["gentle_freckled"]], curate
+    [(_, suites)] = members["cpu_small"]
+    assert characters(suites) == {"demo", "gentle_freckled"}
     ungrouped = set(re.findall(r"^rule (\w+):$", out, flags=re.M))
     assert not ungrouped & set(groups), sorted(ungrouped & set(groups))
 
