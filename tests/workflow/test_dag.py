@@ -62,6 +62,36 @@ def test_slurm_profile_plans_shards_with_gpus(workdir):
 SLURM_PROFILE = REPO / "profiles" / "slurm"
 
 
+def _job_resources(dry_run: str) -> dict[tuple[str, str], dict[str, str]]:
+    """{(rule, wildcards): resources} of every job a dry run prints (group members too)."""
+    jobs = {}
+    blocks = re.split(r"^ *rule (\w+):$", dry_run, flags=re.M)
+    for rule, block in zip(blocks[1::2], blocks[2::2], strict=True):
+        wildcards = re.search(r"^ *wildcards: (.*)$", block, flags=re.M)
+        resources = re.search(r"^ *resources: (.*)$", block, flags=re.M)
+        if resources:
+            key = (rule, wildcards[1] if wildcards else "")
+            jobs[key] = dict(kv.split("=", 1) for kv in resources[1].split(", "))
+    return jobs
+
+
+def test_gpu_jobs_ask_for_more_memory_on_each_retry(workdir):
+    """profiles/slurm retries a failed job; a GPU job's next attempt asks for more memory."""
+    demo = ("--profile", str(SLURM_PROFILE), "--configfile", config_path("demo.yaml"))
+    plans = [
+        _job_resources(snakemake(workdir, "-n", "--attempt", str(attempt), *demo).stdout)
+        for attempt in (1, 2)
+    ]
+    gpu_jobs = [key for key, res in plans[0].items() if int(res.get("gpu", 0)) > 0]
+    assert {rule for rule, _ in gpu_jobs} >= {
+        "generate_images", "train_lora", "render_checkpoints", "generate_refinement",
+        "render_storyboard", "render_ablation",
+    }, gpu_jobs  # fmt: skip
+    for key in gpu_jobs:
+        first, second = (int(plan[key]["mem_mb"]) for plan in plans)
+        assert second >= 2 * first, (key, first, second)
+
+
 def test_llama_scenarios_ask_for_a_gpu_and_the_model_memory_on_slurm(workdir):
     """The production config's Mixtral runs with n_gpu_layers 20 and n_ctx 8192."""
     gguf = workdir / "models" / "dolphin-2.7-mixtral-8x7b.Q5_K_S.gguf"
