@@ -3,24 +3,29 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-# torch from PyPI; GPU users can preinstall their own CUDA build and set TORCH_SPEC= (empty).
-TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
+# Every install comes from the lock in envs/lock (exact versions and sha256 hashes, made by
+# `make lock` from pyproject's ranges), never from whatever the registry serves that day.
+LOCK := envs/lock
+PIP_LOCKED := $(BIN)/pip install -q --require-hashes --no-deps --no-build-isolation
 # llama.cpp compiles from source: a portable build, not one tuned to this CPU.
 export CMAKE_ARGS ?= -DGGML_NATIVE=OFF
 CORES ?= all
 
-.PHONY: demo test install-demo install-all system-deps lint clean-demo bench
+.PHONY: demo test install-demo install-all system-deps lint clean-demo bench lock
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(VENV)/.installed-demo: pyproject.toml | $(BIN)/python
-	$(if $(strip $(TORCH_SPEC)),$(BIN)/pip install -q $(TORCH_SPEC))
-	$(BIN)/pip install -q -e '.[demo]'
+# Build tools first: the source-only packages in the lock build with them, not with whatever
+# an isolated build environment would fetch. Then charfolio itself, without dependencies.
+$(VENV)/.installed-demo: $(LOCK)/build.txt $(LOCK)/demo.txt | $(BIN)/python
+	$(PIP_LOCKED) -r $(LOCK)/build.txt
+	$(PIP_LOCKED) -r $(LOCK)/demo.txt
+	$(BIN)/pip install -q --no-deps --no-build-isolation -e .
 	touch $@
 
-$(VENV)/.installed-all: pyproject.toml $(VENV)/.installed-demo
-	$(BIN)/pip install -q -e '.[all]'
+$(VENV)/.installed-all: $(LOCK)/all.txt $(VENV)/.installed-demo
+	$(PIP_LOCKED) -r $(LOCK)/all.txt
 	touch $@
 
 install-demo: $(VENV)/.installed-demo
@@ -48,6 +53,19 @@ lint: install-all
 
 bench: install-all
 	$(BIN)/python bench/generate.py
+
+## Regenerate the lock after changing dependencies in pyproject.toml or envs/lock/*.in, and
+## commit both together (tests/unit/test_lock.py fails while they disagree).
+UV_VERSION = $(shell sed -n 's/^uv==\([^ ]*\).*/\1/p' $(LOCK)/all.txt)
+UV_COMPILE = UV_PYTHON_DOWNLOADS=never $(BIN)/uv pip compile --quiet --universal \
+  --python-version 3.11 --generate-hashes --custom-compile-command 'make lock' \
+  --override $(LOCK)/overrides.in -c $(LOCK)/constraints.in
+lock: | $(BIN)/python
+	$(BIN)/pip install -q --no-deps $(if $(UV_VERSION),uv==$(UV_VERSION),uv)
+	$(UV_COMPILE) --extra all -o $(LOCK)/all.txt pyproject.toml
+	$(UV_COMPILE) --extra demo -c $(LOCK)/all.txt -o $(LOCK)/demo.txt pyproject.toml
+	$(UV_COMPILE) -c $(LOCK)/all.txt -o $(LOCK)/build.txt $(LOCK)/build.in
+	$(BIN)/python $(LOCK)/lockfile.py stamp
 
 clean-demo:
 	rm -rf results/demo

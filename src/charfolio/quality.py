@@ -109,14 +109,27 @@ def quality_score(
     return total / 100.0
 
 
+def exact_variance(values: np.ndarray) -> float:
+    """Population variance of an integer array from exact integer sums.
+
+    Floating-point reductions (cv2.meanStdDev, numpy's var) add in an order that depends on
+    OpenCV's thread count and the CPU's SIMD width, so the same image scored in one process
+    or in two could differ in the last digit. Integer sums do not: the only rounding is the
+    final division, so the value is the same on any machine and any worker count.
+    """
+    n = values.size
+    flat = values.reshape(-1).astype(np.int64)
+    total = int(flat.sum())
+    total_sq = int(np.dot(flat, flat))
+    return (n * total_sq - total * total) / (n * n)
+
+
 def measure(rgb: np.ndarray) -> tuple[float, float]:
     """(sharpness, contrast) of an HxWx3 uint8 RGB image."""
-    grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-    laplacian = cv2.Laplacian(grey, cv2.CV_64F)
-    # meanStdDev is one pass in C: about 3x faster than numpy's var/std at 768x768.
-    lap_std = cv2.meanStdDev(laplacian)[1][0, 0]
-    grey_std = cv2.meanStdDev(grey)[1][0, 0]
-    return float(lap_std * lap_std), float(grey_std)
+    grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)  # fixed-point in OpenCV: bit-exact everywhere
+    # The 3x3 Laplacian of 8-bit grey is an integer in [-1020, 1020]: int16 holds it exactly.
+    laplacian = cv2.Laplacian(grey, cv2.CV_16S)
+    return exact_variance(laplacian), math.sqrt(exact_variance(grey))
 
 
 def _measure_file(path: str, max_pixels: int) -> dict[str, Any]:

@@ -127,3 +127,22 @@ def test_two_workers_give_the_same_rows(images: Path, tmp_path: Path) -> None:
     write_quality(tmp_path / "quality.parquet", two)
     back = tables.read_table(tmp_path / "quality.parquet", tables.QUALITY).to_pylist()
     assert back == two
+
+
+def test_measures_do_not_depend_on_opencv_threads() -> None:
+    # A float reduction split over threads rounds differently: this photo gave 860.5973696559665
+    # on one thread and ...668 on two with cv2.meanStdDev. The exact sums give one value.
+    photo = cv2.resize(data.astronaut(), (769, 771))  # odd sizes: uneven thread stripes
+    before = cv2.getNumThreads()
+    try:
+        cv2.setNumThreads(1)
+        single = measure(photo)
+        cv2.setNumThreads(4)
+        several = measure(photo)
+    finally:
+        cv2.setNumThreads(before)
+    assert single == several
+    grey = cv2.cvtColor(photo, cv2.COLOR_RGB2GRAY)
+    laplacian = cv2.Laplacian(grey, cv2.CV_64F)
+    assert single[0] == pytest.approx(float(laplacian.var()), rel=1e-12)
+    assert single[1] == pytest.approx(float(grey.std()), rel=1e-12)
