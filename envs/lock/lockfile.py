@@ -29,9 +29,7 @@ def inputs_digest(project_dir: Path = PROJECT_DIR) -> str:
         "dependencies": project.get("dependencies", []),
         "optional-dependencies": project.get("optional-dependencies", {}),
         "build-system": pyproject.get("build-system", {}).get("requires", []),
-        "files": {
-            name: (project_dir / "envs" / "lock" / name).read_text() for name in INPUT_FILES
-        },
+        "files": {name: (project_dir / "envs" / "lock" / name).read_text() for name in INPUT_FILES},
     }
     return hashlib.sha256(json.dumps(resolver_input, sort_keys=True).encode()).hexdigest()
 

@@ -47,6 +47,7 @@ from charfolio.config import (
     check_safe_model_format,
 )
 from charfolio.digest import sha256_file
+from charfolio.licences import licence_note
 from charfolio.progress import format_duration
 
 Log = Callable[[str], None]
@@ -597,6 +598,9 @@ def run_models(
         located = f"-> {status.path} ({where(entry, status.path)})" if status.path else ""
         if located or status.detail:
             log(f"  {'':<22} {'; '.join(p for p in (located, status.detail) if p)}")
+        note = licence_note(entry.key, entry.name) if entry.name else None
+        if note:
+            log(f"  {'':<22} licence: {note}")
     for name in unused_sources(config, entries):
         log(f"  note: model_sources[{name!r}] is not named by this config (names must match)")
     if not problems:

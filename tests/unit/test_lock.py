@@ -90,7 +90,9 @@ def test_the_environment_is_the_lock() -> None:
     for package, version in expected.items():
         installed = Version(importlib.metadata.version(package))
         # A local build tag (torch's +cu130) is the same release.
-        assert installed.public == version.public, f"{package} {installed} is installed, lock {version}"
+        assert installed.public == version.public, (
+            f"{package} {installed} is installed, lock {version}"
+        )
 
 
 def test_transformers_stays_below_the_release_that_needs_an_unreleased_peft() -> None:

