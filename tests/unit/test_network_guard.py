@@ -1,4 +1,4 @@
-"""The network guard (tests/netguard) refuses lookups and connections and names the caller."""
+"""The network guard (tests/netguard) catches and names callers; LoRA training passes it."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from ..network_guard import HUB_SWITCHES_OFF, REPO, attempts, guarded_env
+import safetensors.torch
+
+from ..network_guard import HUB_SWITCHES_OFF, REPO, attempts, describe, guarded_env, hub_modes
 
 
 def run_guarded(
@@ -77,3 +79,19 @@ except OSError as error:
     assert {e["target"] for e in found} == {"('192.0.2.1', 9)"}
     lines = [n for n, line in enumerate(code.splitlines(), 1) if "192.0.2.1" in line]
     assert [e["callers"] for e in found] == [[f"__main__:<module>:{n}"] for n in lines]
+
+
+def test_text_encoder_lora_training_looks_nothing_up(tmp_path):
+    """A UNet + text-encoder run, the hubs' switches off as a user's shell may have them: the
+    code itself must not ask the Hub about the text encoder's repo id (peft's embedding check)."""
+    log = tmp_path / "net.jsonl"
+    root = tmp_path / "run"
+    result = run_guarded(
+        ["-m", "tests.unit.guarded_training", str(root)], log, HUB_SWITCHES_OFF, timeout=900
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    found = attempts(log)
+    assert not found, f"{len(found)} network attempt(s):\n{describe(found)}"
+    assert hub_modes(log), "the guard did not load in the training process"
+    kohya = safetensors.torch.load_file(root / "out" / "lora_kohya.safetensors")
+    assert any(k.startswith("lora_te_text_model_encoder_layers_") for k in kohya)

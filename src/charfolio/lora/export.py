@@ -70,7 +70,12 @@ def lora_layers(modules: Mapping[str, torch.nn.Module]) -> dict[str, dict[str, t
     """PEFT LoRA tensors per component ("unet", "text_encoder", ...), keys without prefix."""
     layers = {}
     for name, module in modules.items():
-        tensors = get_peft_model_state_dict(module)
+        # LoRA weights only, never full embedding matrices (kohya has no key for them). Left
+        # at "auto", PEFT asks the Hub whether the vocabulary was resized whenever the
+        # adapter's base model name is a repo id, as a single-file SD1.5 text encoder's is
+        # (openai/clip-vit-large-patch14): a lookup per save, from offline jobs. We never
+        # resize it and never target embeddings, so "auto" chose False too: the same tensors.
+        tensors = get_peft_model_state_dict(module, save_embedding_layers=False)
         if name != "unet":
             tensors = {canonical_text_encoder_key(k): v for k, v in tensors.items()}
         layers[name] = tensors
