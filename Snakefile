@@ -2,7 +2,11 @@
 # This file only wires: config, validation, stages, and the default target.
 from snakemake.utils import min_version
 
+from charfolio.offline import force_offline
+
 min_version("9.0")
+# Jobs read only local files: every job process inherits the model hubs' offline switches.
+force_offline()
 
 
 report: "workflow/report/workflow.rst"

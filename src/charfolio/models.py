@@ -48,6 +48,7 @@ from charfolio.config import (
 )
 from charfolio.digest import sha256_file
 from charfolio.licences import licence_note
+from charfolio.offline import hub_online
 from charfolio.progress import format_duration
 
 Log = Callable[[str], None]
@@ -590,7 +591,8 @@ def run_models(
         status = inspect(entry)
         fetchable = status.state == MISSING and entry.kind is not Kind.PACKAGE
         if fetchable and not check:
-            status = fetch(entry, log)
+            with hub_online():  # the only hub access a run allows (see charfolio.offline)
+                status = fetch(entry, log)
         elif fetchable:
             status = replace(status, detail=_missing_hint(entry))
         problems += not status.ok

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import io
+import os
 import threading
 import zipfile
 from collections.abc import Callable, Iterator
@@ -399,6 +400,30 @@ def test_open_clip_tag_is_fetched_by_open_clip_and_read_offline(
 
     with pytest.raises(ModelFileError, match="charfolio models"):
         open_clip_weights(TINY_MODEL, TINY_TAG, str(workdir / "empty-cache"))
+
+
+def test_the_fetch_goes_online_in_an_offline_shell_and_only_the_fetch(
+    server: Server, workdir: Path, tiny_tag: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """HF_HUB_OFFLINE=1 (a compute node's shell, or a process that forced it before importing
+    huggingface_hub): `charfolio models` still fetches, and the process is offline after."""
+    from huggingface_hub import constants
+
+    from charfolio.embed.open_clip_backend import TINY_MODEL
+
+    _use_hub(monkeypatch, server.url)
+    server.add(f"/{TINY_REPO}/resolve/main/open_clip_model.safetensors", tiny_tag)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    config = make_config(
+        embeddings={
+            "backend": "open_clip",
+            "open_clip": {"model": TINY_MODEL, "pretrained": TINY_TAG},
+        }
+    )
+    code, out = run(config)
+    assert code == 0 and "sha256 ok" in out, out
+    assert constants.is_offline_mode() and os.environ["HF_HUB_OFFLINE"] == "1"
 
 
 def test_a_corrupt_hub_download_is_deleted(
