@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -21,12 +22,16 @@ TINY_TARGETS = (
 
 
 def snakemake(
-    workdir: Path, *args: str, check: bool = True, timeout: int = 1200
+    workdir: Path,
+    *args: str,
+    check: bool = True,
+    timeout: int = 1200,
+    env: Mapping[str, str] | None = None,
 ) -> subprocess.CompletedProcess:
     cmd = [str(SNAKEMAKE), "-s", str(REPO / "Snakefile"), "-d", str(workdir), "--cores", "2", *args]
-    env = os.environ | {"PYTHONHASHSEED": "0"}
+    run_env = dict(os.environ if env is None else env) | {"PYTHONHASHSEED": "0"}
     result = subprocess.run(
-        cmd, capture_output=True, text=True, timeout=timeout, env=env, cwd=workdir
+        cmd, capture_output=True, text=True, timeout=timeout, env=run_env, cwd=workdir
     )
     if check and result.returncode != 0:
         raise AssertionError(
