@@ -252,6 +252,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from charfolio.config import ConfigError, ModelFileError
+    from charfolio.offline import force_offline
+
+    if args.command != "models":  # only `charfolio models` may reach a model hub
+        force_offline()
 
     try:
         return int(args.func(args))

@@ -47,3 +47,17 @@ def test_a_job_process_imports_the_hub_offline_and_only_a_fetch_goes_online():
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert result.stdout.split("\n") == ["True True", "False", "True", ""]
+
+
+def test_every_command_but_models_runs_offline(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    import os
+
+    from charfolio import cli
+
+    for key in OFFLINE_ENV:
+        monkeypatch.setenv(key, "0")
+    assert cli.main(["models", "--config", str(tmp_path / "missing.yaml")]) != 0
+    assert {key: os.environ[key] for key in FETCH_SWITCHES} == dict.fromkeys(FETCH_SWITCHES, "0")
+    # calibrate loads a face model: it runs as offline as a job (the folder is empty).
+    assert cli.main(["calibrate", str(tmp_path)]) == 2
+    assert {key: os.environ[key] for key in OFFLINE_ENV} == dict(OFFLINE_ENV)
