@@ -10,8 +10,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+import safetensors.torch
 import torch
 
+from charfolio.config import ModelFileError
+from charfolio.generation.pipelines import apply_lora
 from charfolio.generation.tiny import write_tiny_lora
 from charfolio.loras import (
     LoraEntry,
@@ -176,3 +179,26 @@ def test_compose_refuses_mismatched_base_model(tiny: tuple[Path, LoraRegistry]) 
     assert pipe.get_list_adapters() == {}  # refused before anything was loaded
     with pytest.raises(LoraRegistryError, match="selected more than once"):
         registry.compose(pipe, [("detail", 1.0), ("detail", 0.5)])
+
+
+def kohya_pair(stem: str, features: int, rank: int = 2) -> dict[str, torch.Tensor]:
+    return {
+        f"{stem}.lora_down.weight": torch.randn(rank, features),
+        f"{stem}.lora_up.weight": torch.randn(features, rank),
+        f"{stem}.alpha": torch.tensor(float(rank)),
+    }
+
+
+def test_a_lora_with_layers_the_model_lacks_is_refused(tmp_path: Path) -> None:
+    """diffusers loads the layers it matches and only logs the others: half a LoRA."""
+    attn = "attentions_0_transformer_blocks_0_attn1_to_q"
+    fits = kohya_pair(f"lora_unet_down_blocks_1_{attn}", 64)  # the tiny UNet's last block
+    deeper = kohya_pair(f"lora_unet_down_blocks_3_{attn}", 64)  # a bigger UNet's
+    safetensors.torch.save_file({**fits, **deeper}, tmp_path / "detail.safetensors")
+    pipe = fresh_pipeline(tmp_path)
+    with pytest.raises(ModelFileError, match=r"detail\.safetensors: only 1 of the 2 layers"):
+        apply_lora(pipe, tmp_path / "detail.safetensors", -0.7)
+    assert pipe.get_list_adapters() == {}  # the half-loaded adapter is gone
+    safetensors.torch.save_file(fits, tmp_path / "fits.safetensors")
+    apply_lora(pipe, tmp_path / "fits.safetensors", -0.7)
+    assert pipe.get_list_adapters() == {"unet": ["detail"]}

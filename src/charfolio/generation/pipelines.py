@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,7 @@ from diffusers import (
 )
 from diffusers.models.attention_processor import AttnProcessor2_0
 from diffusers.schedulers.scheduling_utils import SchedulerMixin
+from peft.tuners.lora import LoraLayer
 
 from charfolio.config import ModelFileError, check_safe_model_format, resolve_model_file
 
@@ -260,17 +262,50 @@ class LoraSpec:
     adapter_name: str
 
 
+# The first matrix of a LoRA pair in the formats load_lora_weights reads: kohya / A1111,
+# PEFT (diffusers' own files) and diffusers' older attention-processor keys.
+_LORA_DOWN_KEY = re.compile(
+    r"(\.lora_down|\.lora_A|[._]lora\.down|\.lora_linear_layer\.down)\.weight$"
+)
+LORA_COMPONENTS = ("unet", "text_encoder", "text_encoder_2")
+
+
+def lora_pair_count(state_dict: Mapping[str, torch.Tensor]) -> int:
+    """How many layers a LoRA file adapts (one down / A matrix each)."""
+    return sum(bool(_LORA_DOWN_KEY.search(key)) for key in state_dict)
+
+
+def adapted_layer_count(pipe: DiffusionPipeline, adapter_name: str) -> int:
+    """How many layers of the UNet and text encoders carry `adapter_name`."""
+    return sum(
+        isinstance(module, LoraLayer) and adapter_name in module.lora_A
+        for name in LORA_COMPONENTS
+        if (component := getattr(pipe, name, None)) is not None
+        for module in component.modules()
+    )
+
+
 def apply_loras(pipe: DiffusionPipeline, loras: Sequence[LoraSpec]) -> None:
     """Load LoRAs (diffusers or kohya keys) and activate exactly these, at their weights.
 
     diffusers' set_adapters activates only the adapters it is given, so every LoRA a
-    pipeline uses goes through one call.
+    pipeline uses goes through one call. A LoRA with layers that match no layer of the
+    model is refused: diffusers would load the rest and only log the keys it dropped.
     """
     for lora in loras:
         _require_safetensors(lora.path, f"LoRA {lora.adapter_name!r}")
         # Read the tensors ourselves: the file can only be safetensors, never pickle.
         state_dict = safetensors.torch.load_file(lora.path)
+        pairs = lora_pair_count(state_dict)
         pipe.load_lora_weights(state_dict, adapter_name=lora.adapter_name)
+        adapted = adapted_layer_count(pipe, lora.adapter_name)
+        if adapted < pairs:
+            pipe.delete_adapters(lora.adapter_name)
+            raise ModelFileError(
+                f"{lora.path}: only {adapted} of the {pairs} layers of LoRA {lora.adapter_name!r} "
+                f"match a layer of this model (diffusers' warnings above name the others); use "
+                f"a LoRA made for this base model, in diffusers or kohya sd-scripts keys"
+            )
     if loras:
         pipe.set_adapters(
             [lora.adapter_name for lora in loras], adapter_weights=[lora.weight for lora in loras]
