@@ -103,6 +103,7 @@ import pyarrow.compute as pc
 
 from charfolio import tables
 from charfolio.atomic import atomic_path
+from charfolio.paths import portable_path
 from charfolio.select.core import STAGES
 from charfolio.select.io import read_rows
 from charfolio.select.thresholds import tier_name
@@ -432,7 +433,7 @@ def build_duckdb(catalog_paths: Sequence[PathLike], out_path: PathLike) -> Path:
     catalog = pa.concat_tables(parts).cast(tables.CATALOG)
     sources = pa.table(
         {
-            "catalog": [str(p) for p in catalog_paths],
+            "catalog": [portable_path(p) for p in catalog_paths],
             "characters": [sorted(pc.unique(t["character"]).to_pylist()) for t in parts],
             "images": [t.num_rows for t in parts],
         }

@@ -19,6 +19,7 @@ import pyarrow as pa
 from PIL import Image
 
 from charfolio import tables
+from charfolio.paths import portable_path
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
 SOURCE_LINK = "source"
@@ -113,7 +114,10 @@ def ingest_folder(
                 "dtype": "none",
                 "batch_size": 0,
                 "settings_json": json.dumps(
-                    {"folder": str(folder.resolve()), "group": relative.parts[0] if group else None}
+                    {
+                        "folder": portable_path(folder.resolve()),
+                        "group": relative.parts[0] if group else None,
+                    }
                 ),
                 "sha256": hashlib.sha256(data).hexdigest(),
                 "bytes": len(data),

@@ -33,6 +33,7 @@ from charfolio.balance.shots import SHOT_TYPES, UNKNOWN, ShotRules, classify_sho
 from charfolio.balance.targets import FLAGS, OVER, UNDER, Gap, Targets, mix_gaps
 from charfolio.faces.analyze import OK
 from charfolio.imaging import map_images, read_rgb
+from charfolio.paths import portable_path
 from charfolio.progress import Progress
 
 PathLike = str | os.PathLike[str]
@@ -256,7 +257,7 @@ def analyze_balance(
     write_balance(out_table, rows)
     gated = bool(chosen) and all(faces[f]["face_verdict"] == OK for f in chosen)
     report = balance_report(rows, targets, rules, gated)
-    report["source"] = {"faces": str(faces_path), "files": len(chosen)}
+    report["source"] = {"faces": portable_path(faces_path), "files": len(chosen)}
     write_report(out_report, report)
     mix = ", ".join(f"{n} {report['shot_counts'][n]}" for n in SHOT_TYPES)
     log(f"balance: {report['classified']} of {len(rows)} images classified: {mix}")

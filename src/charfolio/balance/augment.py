@@ -64,6 +64,7 @@ from charfolio.balance.targets import Targets, distance
 from charfolio.digest import sha256_file
 from charfolio.faces.analyze import border_cut
 from charfolio.imaging import read_rgb
+from charfolio.paths import portable_path
 from charfolio.tiers import place_file
 
 PathLike = str | os.PathLike[str]
@@ -444,7 +445,7 @@ def augment_tier(
             "before": balance_report(rows, targets, rules),
             "after": balance_report(built.balance, targets, rules),
             "augmentation": {
-                "tier": str(tier_dir),
+                "tier": portable_path(tier_dir),
                 "added": sum(made.values()),
                 "by_transform": dict(sorted(made.items())),
                 "donors": {t: len(d) for t, d in donors.items()},

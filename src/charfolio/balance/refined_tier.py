@@ -28,6 +28,7 @@ from charfolio.atomic import replace_dir
 from charfolio.balance.caption_lint import lint_captions
 from charfolio.balance.rounds import ROUND_VERSION, read_json, write_json
 from charfolio.balance.shots import SHOT_TYPES
+from charfolio.paths import optional_portable_path, portable_path
 from charfolio.tiers import LINK_MODES, place_file, render_caption, split_assignments
 
 PathLike = str | os.PathLike[str]
@@ -61,8 +62,8 @@ def refinement_report(
 
     return {
         "version": ROUND_VERSION,
-        "tier": str(tier_dir),
-        "refined_tier": None if refined_dir is None else str(refined_dir),
+        "tier": portable_path(tier_dir),
+        "refined_tier": optional_portable_path(refined_dir),
         "rounds_configured": len(reports) - 1,
         "target": start["target"],
         "final_size": start["final_size"],

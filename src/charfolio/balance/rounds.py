@@ -43,6 +43,7 @@ from charfolio.balance.targets import Targets
 from charfolio.config import CharacterPrompt
 from charfolio.distribution import ImageSpec
 from charfolio.generation.shard import render_specs
+from charfolio.paths import portable_path
 from charfolio.scenarios.validation import normalise
 
 PathLike = str | os.PathLike[str]
@@ -121,7 +122,7 @@ def start_refinement(
     report = {
         "version": ROUND_VERSION,
         "round": 0,
-        "tier": str(tier_dir),
+        "tier": portable_path(tier_dir),
         "images": len(pool),
         "final_size": size,
         "target": target,

@@ -32,6 +32,7 @@ from charfolio.evaluate.references import References, load_references
 from charfolio.evaluate.scoring import CHECKPOINT_SCORES, ImageScorer, TextImageScoring
 from charfolio.evaluate.suite import SuitePrompt, read_suite
 from charfolio.faces.detector import FaceDetector, create_face_detector
+from charfolio.paths import portable_path
 from charfolio.progress import Progress
 
 if TYPE_CHECKING:  # diffusers loads only in the render job, not in the report job
@@ -104,7 +105,7 @@ def render_and_score(
                         "checkpoint": checkpoint.label,
                         "epoch": checkpoint.epoch,
                         "final": checkpoint.final,
-                        "checkpoint_file": str(checkpoint.path),
+                        "checkpoint_file": portable_path(checkpoint.path),
                         "checkpoint_sha256": checkpoint.sha256,
                         "prompt_id": prompt.prompt_id,
                         "category": prompt.category,
@@ -169,7 +170,7 @@ def evaluate_lora(
         "lora": f"{preset}/tier_{tier}",
         "summary": str(summary),
         "checkpoints": [
-            {"label": c.label, "file": str(c.path), "epoch": c.epoch, "final": c.final}
+            {"label": c.label, "file": portable_path(c.path), "epoch": c.epoch, "final": c.final}
             for c in found
         ],
         "lora_weight": lora_weight,

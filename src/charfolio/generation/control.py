@@ -36,6 +36,7 @@ from charfolio.generation.control_maps import CannyMapper, DepthMapper
 from charfolio.generation.pose import PoseMapper
 from charfolio.generation.tiny import ensure_tiny_controlnet
 from charfolio.generation.tiny_detectors import ensure_tiny_depth_model, ensure_tiny_pose_model
+from charfolio.paths import optional_portable_path, portable_path
 
 CONTROL_TYPES = ("canny", "depth", "pose")
 CONTROL_PIPELINE_CLASSES: dict[str, type[DiffusionPipeline]] = {
@@ -66,8 +67,8 @@ class ControlNetFiles:
     def record(self) -> dict[str, Any]:
         return {
             "type": self.type,
-            "path": str(self.path),
-            "detector": None if self.detector is None else str(self.detector),
+            "path": portable_path(self.path),
+            "detector": optional_portable_path(self.detector),
             "conditioning_scale": self.conditioning_scale,
             **({"canny_low": self.canny_low, "canny_high": self.canny_high}
                if self.type == "canny" else {}),

@@ -30,6 +30,7 @@ from charfolio.generation.pipelines import (
     resolve_dtype,
     resolve_model_path,
 )
+from charfolio.paths import optional_portable_path, portable_path
 
 # Model loads in this process; a benchmark checks there is exactly one per job.
 LOAD_COUNT = 0
@@ -122,10 +123,10 @@ class DiffusersBackend:
         return {
             "backend": self.name,
             "model": {
-                "path": str(self.model_path),
+                "path": portable_path(self.model_path),
                 "architecture": self.architecture,
-                "config_dir": str(self.config_dir) if self.config_dir else None,
-                "vae": str(self.vae_path) if self.vae_path else None,
+                "config_dir": optional_portable_path(self.config_dir),
+                "vae": optional_portable_path(self.vae_path),
             },
             "scheduler": {
                 "class": type(self.pipe.scheduler).__name__,
@@ -134,7 +135,7 @@ class DiffusersBackend:
             "lora": None
             if self.lora is None
             else {
-                "path": str(self.lora.path),
+                "path": portable_path(self.lora.path),
                 "weight": self.lora.weight,
                 "adapter": self.lora.adapter_name,
             },

@@ -27,6 +27,7 @@ from charfolio.generation.tiny import (
     TINY_IP_ADAPTER_WEIGHTS,
     ensure_tiny_ip_adapter,
 )
+from charfolio.paths import portable_path
 
 PARTS = ("image_proj", "ip_adapter")  # diffusers' key prefixes in a single-file IP-Adapter
 DEFAULT_SUBFOLDER = "models"
@@ -43,8 +44,8 @@ class IpAdapterFiles:
 
     def record(self) -> dict[str, Any]:
         return {
-            "weights": str(self.weights),
-            "image_encoder": str(self.image_encoder),
+            "weights": portable_path(self.weights),
+            "image_encoder": portable_path(self.image_encoder),
             "scale": self.scale,
             "tiny": self.tiny,
         }

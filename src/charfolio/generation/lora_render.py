@@ -47,6 +47,7 @@ from charfolio.generation.pipelines import (
 from charfolio.generation.samplers import INHERITED_RENDER_KEYS
 from charfolio.generation.tiny import DEFAULT_MODEL_CACHE
 from charfolio.lora.model import training_model_config
+from charfolio.paths import portable_path
 
 INHERITED_KEYS = INHERITED_RENDER_KEYS  # nulls in render take generation's value
 
@@ -241,9 +242,13 @@ class LoraRenderer:
         pipe = self.pipe
         return {
             "backend": self.backend,
-            "model": {"path": str(self.model_path), "architecture": self.architecture},
+            "model": {"path": portable_path(self.model_path), "architecture": self.architecture},
             "loras": [
-                {"path": str(lora.path), "weight": lora.weight, "adapter": lora.adapter_name}
+                {
+                    "path": portable_path(lora.path),
+                    "weight": lora.weight,
+                    "adapter": lora.adapter_name,
+                }
                 for lora in self.loras
             ],
             "fused": self.fused,

@@ -36,6 +36,7 @@ from charfolio.lora.objective import derived_seed, draw_noise, per_sample_loss
 from charfolio.lora.presets import Phase
 from charfolio.lora.provenance import training_config
 from charfolio.lora.session import Plan, TrainingJob, open_session
+from charfolio.paths import portable_model_config, portable_path
 from charfolio.progress import Progress, format_duration
 
 
@@ -390,9 +391,10 @@ class LoraTrainer:
             preset=preset,
             preset_mapping=job.preset_mapping,
             model={"backend": job.backend, "config": dict(job.model_cfg),
-                   "loaded": s.model_config, "path": str(s.model.model_path),
+                   "loaded": portable_model_config(s.model_config),
+                   "path": portable_path(s.model.model_path),
                    "architecture": s.model.architecture, "model_cache": job.model_cache},
-            data={"tier_dir": str(job.tier_dir), "manifest_sha256": s.tier.manifest_sha256,
+            data={"tier_dir": portable_path(job.tier_dir), "manifest_sha256": s.tier.manifest_sha256,
                   "content_sha256": s.tier.content_sha256, "train": len(s.train_items),
                   "val": len(s.val_items), "columns": list(s.tier.columns),
                   "train_buckets": dict(sorted(buckets.items()))},
@@ -441,10 +443,10 @@ class LoraTrainer:
         return {
             "complete": complete,
             "preset": self.preset.name,
-            "out_dir": str(self.paths.root),
-            "lora_diffusers": str(self.paths.lora_diffusers) if complete else None,
-            "lora_kohya": str(self.paths.lora_kohya) if complete else None,
-            "checkpoints": [str(p) for p in self.paths.checkpoints_written()],
+            "out_dir": portable_path(self.paths.root),
+            "lora_diffusers": portable_path(self.paths.lora_diffusers) if complete else None,
+            "lora_kohya": portable_path(self.paths.lora_kohya) if complete else None,
+            "checkpoints": [portable_path(p) for p in self.paths.checkpoints_written()],
             "epochs": self.global_epoch,
             "global_steps": self.global_step,
             "resumed": resumed,

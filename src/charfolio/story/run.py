@@ -22,6 +22,7 @@ from charfolio.generation.lora_render import RenderSettings, open_renderer
 from charfolio.generation.pipelines import LoraSpec
 from charfolio.lora.model import training_model_config
 from charfolio.loras import LoraRegistry
+from charfolio.paths import portable_path
 from charfolio.story.evaluate import evaluate_storyboard
 from charfolio.story.storyboard import StoryboardSettings, render_storyboard
 
@@ -53,7 +54,7 @@ def storyboard_loras(
     selections = [(own, float(render["lora"]["weight"])), *extras]
     specs = registry.specs(selections, architecture)
     record = [
-        {"name": name, "weight": spec.weight, "path": str(spec.path)}
+        {"name": name, "weight": spec.weight, "path": portable_path(spec.path)}
         for (name, _), spec in zip(selections, specs, strict=True)
     ]
     extra_words = [w for w in registry.trigger_words(n for n, _ in extras) if w != token]
