@@ -6,6 +6,7 @@ import csv
 import hashlib
 import itertools
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -181,6 +182,35 @@ def test_resume_after_a_kill_ends_with_the_same_weights(
     for key in expected:
         torch.testing.assert_close(actual[key], expected[key], rtol=0, atol=1e-6)
     assert read_csv(out / "loss_log.csv") == read_csv(reference_out / "loss_log.csv")
+
+
+def test_resume_after_moving_the_project_folder_is_recognised(
+    finished, tier, cache, tmp_path, monkeypatch
+):
+    """A project moved (or cloned elsewhere) between a kill and the rerun continues its run.
+
+    The paths are absolute and inside the project, the harder case: the fingerprint must not
+    depend on where the project folder is.
+    """
+    before, after = tmp_path / "before", tmp_path / "after"
+    shutil.copytree(tier, before / "tier")
+    shutil.copytree(cache, before / "models")  # the tiny model, built by `finished`
+    monkeypatch.chdir(before)
+    stopped = run(before / "tier", before / "out", before / "models", tiny_preset(),
+                  stop_after_epoch=1)  # fmt: skip
+    assert not stopped["complete"]
+    before.rename(after)
+    monkeypatch.chdir(after)
+    lines: list[str] = []
+    resumed = run(after / "tier", after / "out", after / "models", tiny_preset(),
+                  log=lines.append)  # fmt: skip
+    assert not any("holds the state of another configuration" in line for line in lines)
+    assert resumed["complete"] and resumed["resumed"]
+    config = json.loads((after / "out" / "training_config.json").read_text())
+    assert config["model"]["path"] == "models/tiny/tiny-sd15-seed0"
+    assert config["data"]["tier_dir"] == "tier"
+    expected, actual = final_weights(finished[0]), final_weights(after / "out")
+    assert all(torch.equal(actual[k], expected[k]) for k in expected)
 
 
 def test_a_changed_preset_trains_from_scratch(finished, tier, cache, tmp_path):

@@ -12,6 +12,7 @@ from typing import Any
 
 from charfolio.lora.data import TierData
 from charfolio.lora.presets import LoraPreset
+from charfolio.paths import portable_model_config
 
 CONFIG_FORMAT = 1
 PACKAGES = (
@@ -41,11 +42,15 @@ def _json(value: Any) -> Any:
 def fingerprint(
     preset: LoraPreset, model_cfg: Mapping[str, Any], backend: str, tier: TierData
 ) -> str:
-    """sha256 of everything that decides the trained weights: preset, model, data."""
+    """sha256 of everything that decides the trained weights: preset, model, data.
+
+    The model is named by its paths as the project sees them (portable_model_config), so a
+    moved or re-cloned project resumes its runs instead of training from scratch.
+    """
     resolved = {k: v for k, v in asdict(preset).items() if k not in NOT_IN_FINGERPRINT}
     document = {
         "preset": resolved,
-        "model": dict(model_cfg),
+        "model": portable_model_config(model_cfg),
         "backend": backend,
         "manifest_sha256": tier.manifest_sha256,
         "content_sha256": tier.content_sha256,
