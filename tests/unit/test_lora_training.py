@@ -7,6 +7,7 @@ import hashlib
 import itertools
 import json
 import shutil
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -285,3 +286,19 @@ def test_bad_preset_or_target_fails_with_the_key(tier, cache, tmp_path):
         run(tier, tmp_path / "a", cache, tiny_preset(rank="big"))
     with pytest.raises(PresetError, match=r"target modules \['attn9.to_k'\] match no layer"):
         run(tier, tmp_path / "b", cache, tiny_preset(target_modules=["attn1.to_q", "attn9.to_k"]))
+
+
+def test_exports_write_their_metadata_in_one_order(finished):
+    """The same weights give the same bytes: safetensors writes metadata in hash order, and
+    PEFT's target_modules is a set."""
+    out, _ = finished
+    files = [out / "lora_diffusers.safetensors", out / "lora_kohya.safetensors",
+             *sorted((out / "checkpoints").iterdir())]  # fmt: skip
+    for path in files:
+        data = path.read_bytes()
+        (size,) = struct.unpack("<Q", data[:8])
+        metadata = json.loads(data[8 : 8 + size])["__metadata__"]
+        assert list(metadata) == sorted(metadata), path.name
+        if "lora_adapter_metadata" in metadata:
+            targets = json.loads(metadata["lora_adapter_metadata"])["unet.target_modules"]
+            assert targets == sorted(targets), path.name

@@ -18,6 +18,7 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import safetensors.torch
 import torch
@@ -25,6 +26,7 @@ from peft import get_peft_model_state_dict
 
 from charfolio.atomic import atomic_path
 from charfolio.generation.pipelines import DTYPES, PIPELINE_CLASSES
+from charfolio.safetensors_header import sort_metadata
 
 KOHYA_PREFIXES = {
     "sd15": {"unet": "lora_unet_", "text_encoder": "lora_te_"},
@@ -98,12 +100,20 @@ def save_diffusers_lora(
     kwargs = {}
     for name, tensors in lora_layers(modules).items():
         kwargs[f"{name}_lora_layers"] = _cast(tensors, dtype)
-        kwargs[f"{name}_lora_adapter_metadata"] = modules[name].peft_config["default"].to_dict()
+        kwargs[f"{name}_lora_adapter_metadata"] = _sorted_sets(
+            modules[name].peft_config["default"].to_dict()
+        )
     with atomic_path(path) as tmp:
         PIPELINE_CLASSES[architecture].save_lora_weights(
             tmp.parent, weight_name=tmp.name, safe_serialization=True, **kwargs
         )
+        sort_metadata(tmp)
     return path
+
+
+def _sorted_sets(config: Mapping[str, Any]) -> dict[str, Any]:
+    """PEFT keeps target_modules as a set; diffusers writes it as a list in hash order."""
+    return {k: sorted(v) if isinstance(v, set) else v for k, v in config.items()}
 
 
 def sgm_module_name(name: str, layers_per_block: int) -> str:
@@ -189,4 +199,5 @@ def save_kohya_lora(
     }
     with atomic_path(path) as tmp:
         safetensors.torch.save_file(tensors, tmp, metadata=metadata)
+        sort_metadata(tmp)
     return path
