@@ -22,7 +22,11 @@ from charfolio.generation.pose import (
     draw_openpose,
     openpose_keypoints,
 )
-from charfolio.generation.tiny import ensure_tiny_controlnet, ensure_tiny_model
+from charfolio.generation.tiny import (
+    build_tiny_controlnet,
+    ensure_tiny_controlnet,
+    ensure_tiny_model,
+)
 from charfolio.generation.tiny_detectors import (
     TINY_POSE_INPUT,
     ensure_tiny_depth_model,
@@ -212,6 +216,19 @@ def test_single_file_controlnet_reads_with_the_base_layout(cache: Path, tmp_path
     safetensors.torch.save_file(xl_weights, xl)
     with pytest.raises(ModelFileError, match="does not have the base model's UNet layout"):
         load_controlnet(xl, pipe)
+
+
+def test_tiny_controlnet_is_the_same_model_at_every_build() -> None:
+    """Every layer, the conditioning embedding too, comes from the weights seed, not from
+    wherever the global generator happens to be."""
+    states = []
+    for global_seed in (1, 2):
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(global_seed)
+            states.append(build_tiny_controlnet("sd15", 0).state_dict())
+    first, second = states
+    assert first.keys() == second.keys()
+    assert all(torch.equal(first[k], second[k]) for k in first)
 
 
 # --- rendering ------------------------------------------------------------------------------

@@ -347,23 +347,31 @@ def build_tiny_controlnet(architecture: str, weights_seed: int) -> ControlNetMod
     ControlNet starts its output convolutions at zero (a no-op); their weights get noise
     here (biases stay zero, so the residuals follow the control image), as write_tiny_lora
     does for lora_B. The conditioning embedding downsamples by 2, the tiny VAE's factor.
+    Its layers that are not copied from the UNet (the conditioning embedding) are drawn from
+    the seed too, so every build of a seed is the same model.
     """
     unet = build_tiny_pipeline(architecture, weights_seed).unet
-    controlnet = ControlNetModel.from_unet(unet, conditioning_embedding_out_channels=(16, 32))
     with torch.random.fork_rng(devices=[]), torch.no_grad():
         torch.manual_seed(weights_seed + 2)
+        controlnet = ControlNetModel.from_unet(unet, conditioning_embedding_out_channels=(16, 32))
         for param in controlnet.parameters():
             if param.dim() > 1 and not param.any():
                 param.normal_(0.0, 1.0)
     return controlnet
 
 
+# In the folder name: a cache built by version 1 (a random conditioning embedding) is not
+# reused, so an old checkout's model cache renders what a fresh clone renders.
+TINY_CONTROLNET_VERSION = 2
+
+
 def ensure_tiny_controlnet(
     architecture: str, weights_seed: int, root: str | os.PathLike[str]
 ) -> Path:
-    """The ControlNet folder `root/tiny-controlnet-{architecture}-seed{weights_seed}`."""
+    """The folder `root/tiny-controlnet-{architecture}-seed{weights_seed}-v{version}`."""
     return build_folder_once(
-        Path(root) / f"tiny-controlnet-{architecture}-seed{weights_seed}",
+        Path(root)
+        / f"tiny-controlnet-{architecture}-seed{weights_seed}-v{TINY_CONTROLNET_VERSION}",
         lambda tmp: build_tiny_controlnet(architecture, weights_seed).save_pretrained(
             tmp, safe_serialization=True
         ),
