@@ -27,5 +27,5 @@ CHECKPOINT_REPORT = 1  # checkpoint_report.html / .json / checkpoint_scores.parq
 STORY_FRAMES = 1  # story -> frames.json
 STORYBOARD = 2  # storyboard frames, metadata, contact sheet (2: a seeded tiny ControlNet)
 STORY_EVALUATION = 1  # a storyboard's evaluation.json
-ABLATION = 1  # ablation.parquet / ablation.html
+ABLATION = 2  # ablation.parquet / ablation.html (2: no render times in the page)
 RENDER = 1  # LoraRenderer pixels (LoRAs, IP-Adapter, ControlNet, tiny adapters, control maps)
