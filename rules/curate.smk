@@ -48,6 +48,7 @@ rule select_images:
         runtime=30,
     params:
         thresholds=lookup(dpath="curation/thresholds", within=config),
+        working_resolution=lookup(dpath="quality/working_resolution", within=config),
         strategy=lookup(dpath="curation/strategy", within=config),
         per_cluster=lookup(dpath="curation/per_cluster", within=config),
         tiers=lookup(dpath="curation/tiers", within=config),

@@ -18,6 +18,7 @@ rule score_quality:
     params:
         weights=lookup(dpath="quality/weights", within=config),
         max_pixels=lookup(dpath="quality/max_pixels", within=config),
+        working_resolution=lookup(dpath="quality/working_resolution", within=config),
         version=versions.QUALITY,
     script:
         "../workflow/scripts/score_quality.py"

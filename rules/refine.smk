@@ -105,6 +105,7 @@ rule curate_refinement:
         faces=lookup(dpath="faces", within=config),
         weights=lookup(dpath="quality/weights", within=config),
         max_pixels=lookup(dpath="quality/max_pixels", within=config),
+        working_resolution=lookup(dpath="quality/working_resolution", within=config),
         thresholds=lookup(dpath="curation/thresholds", within=config),
         duplicate_distance=lookup(dpath="curation/duplicate_distance", within=config),
         floor=tier_floor,

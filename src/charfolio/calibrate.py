@@ -1,9 +1,11 @@
 """Derive quality thresholds from images known to be good (the methodology's recalibration).
 
-Thresholds tuned on one model or character misfire on another: sharpness in particular
-depends on resolution, lighting and style. Measured on a folder of images a person has
-judged good, the 25th percentile is "the worst of good" (the minimum to accept) and the
-75th "the best of good"; the minimums go into the config as threshold overrides.
+Thresholds tuned on one model or character misfire on another. Every image in a folder a
+person has judged good is measured as the quality stage measures it (the same working
+resolution, the main face found by the detector when one is given). For a minimum gate the
+`low` percentile is "the worst of good" (the minimum to accept) and the `high` percentile
+"the best of good"; for a maximum gate (noise, blocking, clipping) the mirror percentiles.
+Every gate a measure can set goes into the config as a threshold override.
 """
 
 from __future__ import annotations
@@ -19,16 +21,29 @@ import yaml
 from charfolio.faces.detector import FaceDetector
 from charfolio.imaging import read_rgb
 from charfolio.progress import Progress
-from charfolio.quality import measure
+from charfolio.quality import DEFAULT_WORKING_RESOLUTION
+from charfolio.quality import measure_image as measure_image_raw
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 PERCENTILES = (10, 25, 50, 75, 90)
-# Metric -> the Thresholds field its low percentile sets, and its rounding.
-METRICS = {
-    "sharpness": ("min_sharpness", 1),
-    "contrast": ("min_contrast", 2),
-    "face_confidence": ("min_face_confidence", 3),
+# Measure -> (the Thresholds field it sets, "min" or "max" gate, rounding). Face measures
+# are calibrated only with a detector (without one there is no main face to measure).
+METRICS: dict[str, tuple[str, str, int]] = {
+    "sharpness": ("min_sharpness", "min", 1),
+    "contrast": ("min_contrast", "min", 2),
+    "noise": ("max_noise", "max", 2),
+    "blockiness": ("max_blockiness", "max", 3),
+    "highlights": ("max_highlights", "max", 4),
+    "shadows": ("max_shadows", "max", 4),
+    "short_side": ("min_short_side", "min", 0),
+    "face_confidence": ("min_face_confidence", "min", 3),
+    "face_sharpness": ("min_face_sharpness", "min", 3),
+    "face_brightness": ("min_face_brightness", "min", 1),
+    "face_highlights": ("max_face_highlights", "max", 4),
+    "face_shadows": ("max_face_shadows", "max", 4),
+    "face_size": ("min_face_size", "min", 0),
 }
+FACE_METRICS = frozenset(m for m in METRICS if m.startswith("face_"))
 
 
 def image_files(folder: Path) -> list[Path]:
@@ -37,21 +52,23 @@ def image_files(folder: Path) -> list[Path]:
     )
 
 
-def measure_image(path: Path, detector: FaceDetector | None) -> dict[str, Any]:
-    """Raw sharpness and contrast (as the quality stage measures them), face confidence."""
+def measure_image(
+    path: Path,
+    detector: FaceDetector | None,
+    working_resolution: int = DEFAULT_WORKING_RESOLUTION,
+) -> dict[str, Any]:
+    """The quality stage's raw measures of one image, with its main face's when detected."""
     read = read_rgb(path)
     if read.array is None:
         return {"file": str(path), "readable": False, "detail": read.detail}
-    sharpness, contrast = measure(read.array)
-    row: dict[str, Any] = {
-        "file": str(path),
-        "readable": True,
-        "sharpness": sharpness,
-        "contrast": contrast,
-    }
+    main = None
     if detector is not None:
-        faces = detector.detect(read.array)
-        main = max(faces, key=lambda f: f.area, default=None)  # the main face: the largest
+        main = max(detector.detect(read.array), key=lambda f: f.area, default=None)
+    measures = measure_image_raw(read.array, None if main is None else main.box, working_resolution)
+    row: dict[str, Any] = {"file": str(path), "readable": True, **measures.as_row()}
+    if row["face_size"] is not None:
+        row["face_size"] *= row["working_scale"]  # as selection compares it
+    if detector is not None:
         row["face_confidence"] = None if main is None else main.confidence
     return row
 
@@ -73,11 +90,13 @@ def calibrate(
     preset: str = "balanced",
     section: Sequence[str] = ("curation", "thresholds"),
     log: Callable[[str], None] = print,
+    working_resolution: int = DEFAULT_WORKING_RESOLUTION,
 ) -> tuple[dict[str, Any], str]:
-    """Measure every image under `folder`; thresholds from the `low` percentile.
+    """Measure every image under `folder`; thresholds from the `low` (or mirrored) percentile.
 
-    Returns the calibration (distributions, `thresholds` = p`low` minimums, `good` = p`high`
-    values) and a YAML snippet that sets the minimums over `preset` at config key `section`.
+    Returns the calibration (distributions, `thresholds` = p`low` minimums and p`100 - low`
+    maximums, `good` = p`high` / p`100 - high` values) and a YAML snippet that sets them
+    over `preset` at config key `section`. Measure at the config's quality working_resolution.
     """
     if low not in PERCENTILES or high not in PERCENTILES or low >= high:
         raise ValueError(
@@ -93,7 +112,7 @@ def calibrate(
     progress = Progress(len(files), "calibration", log)
     rows = []
     for path in files:
-        rows.append(measure_image(path, detector))
+        rows.append(measure_image(path, detector, working_resolution))
         progress.advance()
     readable = [r for r in rows if r["readable"]]
     for r in rows:
@@ -110,19 +129,22 @@ def calibrate(
         "thresholds": {},
         "good": {},
     }
-    for metric, (field, digits) in METRICS.items():
+    if detector is not None:
+        with_face = [r for r in readable if r.get("face_confidence") is not None]
+        result["n_without_face"] = len(readable) - len(with_face)
+        if not with_face:
+            log(f"no faces found in {folder}; the face gates are not calibrated")
+    for metric, (field, gate, digits) in METRICS.items():
+        if metric in FACE_METRICS and detector is None:
+            continue
         values = [r[metric] for r in readable if r.get(metric) is not None]
-        if metric == "face_confidence":
-            if detector is None:
-                continue
-            result["n_without_face"] = len(readable) - len(values)
-            if not values:
-                log(f"no faces found in {folder}; face confidence is not calibrated")
-                continue
+        if not values:
+            continue
         stats = distribution(values, digits)
+        worst, best = (low, high) if gate == "min" else (100 - low, 100 - high)
         result[metric] = stats
-        result["thresholds"][field] = stats[f"p{low}"]
-        result["good"][metric] = stats[f"p{high}"]
+        result["thresholds"][field] = stats[f"p{worst}"]
+        result["good"][metric] = stats[f"p{best}"]
     return result, calibration_yaml(result, preset, section)
 
 

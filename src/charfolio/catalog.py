@@ -56,11 +56,23 @@ n_faces              number of detected faces; null when unreadable
 face_confidence      detector confidence of the main (largest) face, [0, 1]
 QUALITY              from quality.parquet: raw measurements, unthresholded
 readable             false when the image could not be decoded
-sharpness            Laplacian variance, raw
-contrast             grey-level standard deviation, 0-255 scale, raw
-sharpness_score      sharpness component, 0-100
+sharpness            frame Laplacian variance at the working resolution, raw
+contrast             frame grey-level standard deviation, 0-255 scale, raw
+face_sharpness       the main face's re-blur sharpness, [0, 1], 1 sharp; null without a face
+noise                noise sigma at the working resolution, 0-255 grey
+blockiness           JPEG 8x8 blocking ratio, 1 = none
+highlights           share of the frame clipped (>= 250)
+shadows              share of the frame crushed (<= 5)
+face_brightness      the main face's mean grey level, 0-255
+face_highlights      share of the main face clipped
+face_shadows         share of the main face crushed
+face_size            the main face box's side, px of the file
+short_side           the file's shorter side, px
+working_scale        the scale frame measures were taken at (<= 1)
+sharpness_score      sharpness component, 0-100 (of face_sharpness where there is a face)
 contrast_score       contrast component, 0-100
 face_score           face confidence component, 0-100
+defect_factor        noise, JPEG blocking and exposure factor on the score, (0, 1]
 quality_score        weighted combined score, [0, 1]
 DUPLICATES           pHash from duplicates.parquet, the verdict from selection.parquet
 phash                64-bit perceptual hash (16 hex); null when unreadable or not hashed
@@ -117,9 +129,11 @@ _QUALITY_COLUMNS = (
     "readable",
     "sharpness",
     "contrast",
+    *tables.QUALITY_DEFECT_MEASURES,
     "sharpness_score",
     "contrast_score",
     "face_score",
+    "defect_factor",
     "quality_score",
 )
 _SELECTION_COLUMNS = (

@@ -170,7 +170,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         detector = create_face_detector({"backend": args.faces}, args.model_cache)
     _, snippet = calibrate(
         args.folder, detector=detector, low=args.low, high=args.high, preset=args.preset,
-        log=lambda m: print(m, file=sys.stderr),
+        log=lambda m: print(m, file=sys.stderr), working_resolution=args.working_resolution,
     )  # fmt: skip
     print(snippet)
     return 0
@@ -234,7 +234,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("calibrate", help="thresholds from a folder of known-good images")
     p.add_argument("folder")
     p.add_argument(
-        "--faces", choices=["dlib", "insightface"], help="also calibrate face confidence"
+        "--faces",
+        choices=["dlib", "insightface"],
+        help="also calibrate the face gates (confidence, sharpness, exposure, size)",
+    )
+    p.add_argument(
+        "--working-resolution",
+        type=int,
+        default=768,
+        help="measure as quality.working_resolution does (default 768)",
     )
     p.add_argument("--low", type=int, default=25, help="percentile for minimums (default 25)")
     p.add_argument("--high", type=int, default=75, help="percentile for 'good' (default 75)")

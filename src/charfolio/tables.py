@@ -189,18 +189,37 @@ QUALITY = pa.schema(
         pa.field("readable", pa.bool_(), nullable=False),
         pa.field("reason", pa.string(), nullable=True),  # unreadable | null
         pa.field("reason_detail", pa.string(), nullable=True),
-        pa.field("sharpness", pa.float64(), nullable=True),  # Laplacian variance, raw
-        pa.field("contrast", pa.float64(), nullable=True),  # grey std, 0-255 scale, raw
+        # Raw measures (charfolio.quality.measures); frame ones at the working scale.
+        pa.field("sharpness", pa.float64(), nullable=True),  # frame Laplacian variance
+        pa.field("contrast", pa.float64(), nullable=True),  # frame grey std, 0-255
+        pa.field("face_sharpness", pa.float64(), nullable=True),  # main face, [0, 1]; null: no face
+        pa.field("noise", pa.float64(), nullable=True),  # noise sigma, 0-255 grey
+        pa.field("blockiness", pa.float64(), nullable=True),  # JPEG 8x8 blocking, 1 = none
+        pa.field("highlights", pa.float64(), nullable=True),  # share of the frame clipped (>= 250)
+        pa.field("shadows", pa.float64(), nullable=True),  # share of the frame crushed (<= 5)
+        pa.field("face_brightness", pa.float64(), nullable=True),  # main face mean grey, 0-255
+        pa.field("face_highlights", pa.float64(), nullable=True),  # share of the face clipped
+        pa.field("face_shadows", pa.float64(), nullable=True),  # share of the face crushed
+        pa.field("face_size", pa.float64(), nullable=True),  # main face box side, file px
+        pa.field("short_side", pa.int32(), nullable=True),  # the file's shorter side, px
+        pa.field("working_scale", pa.float64(), nullable=True),  # frame measures' scale, <= 1
         pa.field("face_confidence", pa.float64(), nullable=True),  # from the faces table
         pa.field("sharpness_score", pa.float64(), nullable=True),  # 0-100
         pa.field("contrast_score", pa.float64(), nullable=True),  # 0-100
         pa.field("face_score", pa.float64(), nullable=True),  # 0-100
-        pa.field("quality_score", pa.float64(), nullable=True),  # weighted, [0, 1]
+        pa.field("defect_factor", pa.float64(), nullable=True),  # noise, blocks, exposure, (0, 1]
+        pa.field("quality_score", pa.float64(), nullable=True),  # weighted x defects, [0, 1]
         pa.field("width", pa.int32(), nullable=True),
         pa.field("height", pa.int32(), nullable=True),
     ],
     metadata={"charfolio.table": "quality"},
 )
+
+# The raw measures beyond the methodology's sharpness and contrast, carried into the catalog.
+QUALITY_DEFECT_MEASURES = (
+    "face_sharpness", "noise", "blockiness", "highlights", "shadows", "face_brightness",
+    "face_highlights", "face_shadows", "face_size", "short_side", "working_scale",
+)  # fmt: skip
 
 DUPLICATES = pa.schema(
     [
@@ -242,9 +261,11 @@ CATALOG = pa.schema(
         pa.field("readable", pa.bool_(), nullable=False),
         pa.field("sharpness", pa.float64(), nullable=True),
         pa.field("contrast", pa.float64(), nullable=True),
+        *(QUALITY.field(name) for name in QUALITY_DEFECT_MEASURES),
         pa.field("sharpness_score", pa.float64(), nullable=True),
         pa.field("contrast_score", pa.float64(), nullable=True),
         pa.field("face_score", pa.float64(), nullable=True),
+        pa.field("defect_factor", pa.float64(), nullable=True),
         pa.field("quality_score", pa.float64(), nullable=True),
         pa.field("phash", pa.string(), nullable=True),
         pa.field("duplicate_of", pa.string(), nullable=True),

@@ -8,11 +8,11 @@ Snakemake reruns exactly the jobs whose output the change affects.
 SCENARIOS = 1
 GENERATION = 1
 FACES = 1
-QUALITY = 1
+QUALITY = 2  # 2: measured at the working resolution, the face on its own, defect measures
 DUPLICATES = 1
 EMBEDDINGS = 2  # 2: open_clip tags load offline with their QuickGELU/preprocessing
 CLUSTERS = 1
-SELECTION = 1
+SELECTION = 2  # 2: defect gates, recalibrated presets
 TIERS = 1
 CATALOG = 1
 REPORT = 1

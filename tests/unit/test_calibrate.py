@@ -13,7 +13,7 @@ from PIL import Image
 from charfolio.calibrate import calibrate
 from charfolio.faces.detector import Face
 from charfolio.quality import measure
-from charfolio.select import thresholds_from_config
+from charfolio.select import PRESETS, thresholds_from_config
 
 
 def _textured(seed: int, blur: float, size: int = 128) -> np.ndarray:
@@ -69,7 +69,12 @@ def test_thresholds_are_the_low_percentile_of_good_images(tmp_path: Path) -> Non
     config = yaml.safe_load(snippet)
     thresholds = thresholds_from_config(config["curation"]["thresholds"])
     assert thresholds.min_sharpness == result["thresholds"]["min_sharpness"]
-    assert thresholds.min_quality_score == 0.85  # untouched: from the balanced preset
+    assert thresholds.min_quality_score == PRESETS["balanced"].min_quality_score  # untouched
+    # Every gate a measure sets, the maximums from the mirrored percentile.
+    assert result["thresholds"]["max_noise"] == result["noise"]["p75"]
+    assert result["thresholds"]["min_face_sharpness"] == result["face_sharpness"]["p25"]
+    assert thresholds.max_blockiness == result["thresholds"]["max_blockiness"]
+    assert thresholds.min_face_size == result["thresholds"]["min_face_size"] == 40
     assert snippet.startswith("# Calibrated from 9 known-good images")
 
 
@@ -77,8 +82,11 @@ def test_without_a_detector_face_confidence_is_left_to_the_preset(tmp_path: Path
     for i in range(4):
         Image.fromarray(_textured(i, 1.0)).save(tmp_path / f"{i}.png")
     result, snippet = calibrate(tmp_path, low=10, high=90, preset="aggressive", log=lambda _: None)
-    assert set(result["thresholds"]) == {"min_sharpness", "min_contrast"}
-    assert "face_confidence" not in result
+    assert set(result["thresholds"]) == {
+        "min_sharpness", "min_contrast", "max_noise", "max_blockiness", "max_highlights",
+        "max_shadows", "min_short_side",
+    }  # fmt: skip
+    assert "face_confidence" not in result and "face_sharpness" not in result
     assert yaml.safe_load(snippet)["curation"]["thresholds"]["preset"] == "aggressive"
 
 

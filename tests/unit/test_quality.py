@@ -16,6 +16,7 @@ from charfolio.quality import (
     DEFAULT_WEIGHTS,
     FACE_POINTS,
     SHARPNESS_POINTS,
+    MainFace,
     check_weights,
     contrast_score,
     face_score,
@@ -96,13 +97,22 @@ def images(tmp_path_factory) -> Path:
 
 
 FILES = ["sharp.png", "blurred.png", "flat.png", "coffee.png", "cut.png"]
-FACES = {"sharp.png": 0.97, "blurred.png": 0.9, "flat.png": None}
+ASTRONAUT_FACE = (175.0, 76.0, 266.0, 167.0)  # dlib's box of the astronaut's face
+FACES = {
+    "sharp.png": MainFace(0.97, ASTRONAUT_FACE),
+    "blurred.png": MainFace(0.9, ASTRONAUT_FACE),
+    "flat.png": MainFace(None, None),
+}
 
 
 def test_scores_rank_sharp_and_contrasty_images(images: Path) -> None:
     rows = {r["file"]: r for r in score_images(FILES, images, FACES, workers=1, log=lambda _: None)}
     assert rows["sharp.png"]["sharpness"] > 3 * rows["blurred.png"]["sharpness"]
-    assert rows["sharp.png"]["sharpness_score"] > rows["blurred.png"]["sharpness_score"]
+    # The score is the face's where there is a face, the frame's otherwise.
+    assert rows["sharp.png"]["face_sharpness"] > 0.5 > 0.3 > rows["blurred.png"]["face_sharpness"]
+    assert rows["sharp.png"]["sharpness_score"] == 100 > rows["blurred.png"]["sharpness_score"]
+    assert rows["coffee.png"]["face_sharpness"] is None and rows["coffee.png"]["face_size"] is None
+    assert rows["coffee.png"]["sharpness_score"] == sharpness_score(rows["coffee.png"]["sharpness"])
     assert rows["sharp.png"]["contrast"] > 5 * rows["flat.png"]["contrast"]
     assert rows["sharp.png"]["contrast_score"] > rows["flat.png"]["contrast_score"]
     assert rows["sharp.png"]["face_score"] == 100 and rows["coffee.png"]["face_score"] == 0

@@ -83,7 +83,8 @@ def test_thumbnails_are_small_jpegs(report: Path) -> None:
 def test_content(report: Path) -> None:
     html = report.read_text()
     assert "<h1>alice</h1>" in html
-    for marker in ("min 0.85", "min 280", "min 55"):  # balanced thresholds on the histograms
+    # The balanced thresholds on their measures' histograms (the data has no new measures).
+    for marker in ("min 0.7", "min 280", "min 30"):
         assert marker in html
     for reason in ("no face", "multiple faces", "duplicate", "low sharpness", "low quality score"):
         assert f">{reason} <span" in html

@@ -25,6 +25,7 @@ if __name__ == "__main__":
             targets=snakemake.params.targets,
             rules=snakemake.params.rules,
             max_pixels=snakemake.params.max_pixels,
+            working_resolution=snakemake.params.working_resolution,
             model_cache=snakemake.params.model_cache,
             workers=snakemake.threads,
             log=log,

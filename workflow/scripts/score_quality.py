@@ -16,5 +16,6 @@ if __name__ == "__main__":
             weights=snakemake.params.weights,
             workers=snakemake.threads,
             max_pixels=snakemake.params.max_pixels,
+            working_resolution=snakemake.params.working_resolution,
             log=log,
         )

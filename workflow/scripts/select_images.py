@@ -10,7 +10,9 @@ with job_log(snakemake.log[0]) as log:
         quality=snakemake.input.quality,
         clusters=snakemake.input.clusters,
         duplicates=snakemake.input.duplicates,
-        thresholds=thresholds_from_config(snakemake.params.thresholds),
+        thresholds=thresholds_from_config(
+            snakemake.params.thresholds, snakemake.params.working_resolution
+        ),
         strategy=snakemake.params.strategy,
         per_cluster=snakemake.params.per_cluster,
         tiers={tier["size"]: tier.get("floor") for tier in snakemake.params.tiers},

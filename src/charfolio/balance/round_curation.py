@@ -43,7 +43,7 @@ from charfolio.duplicates import hamming, hash_images
 from charfolio.faces.analyze import FaceRules, analyze_faces
 from charfolio.faces.detector import create_face_detector
 from charfolio.imaging import DEFAULT_MAX_PIXELS
-from charfolio.quality import score_images
+from charfolio.quality import DEFAULT_WORKING_RESOLUTION, main_face, score_images
 from charfolio.select.core import face_reason, threshold_reason
 from charfolio.select.thresholds import Thresholds, thresholds_from_config
 
@@ -114,6 +114,7 @@ def _measure(
     quality_weights: Mapping[str, float] | None,
     rules: BalanceRules,
     max_pixels: int,
+    working_resolution: int,
     model_cache: str | None,
     workers: int,
     log: Callable[[str], None],
@@ -123,10 +124,10 @@ def _measure(
     faces = analyze_faces(
         files, root, detector, log, rules=FaceRules.from_config(faces_cfg), max_pixels=max_pixels
     )
-    confidences = {r["file"]: r.get("face_confidence") for r in faces}
     quality = score_images(
-        files, root, confidences, workers, log, weights=quality_weights, max_pixels=max_pixels
-    )
+        files, root, {r["file"]: main_face(r) for r in faces}, workers, log,
+        weights=quality_weights, max_pixels=max_pixels, working_resolution=working_resolution,
+    )  # fmt: skip
     hashes = hash_images(files, root, workers, log, max_pixels=max_pixels)
     balance = [analyze_one((str(root / r["file"]), r["file"], r, rules)) for r in faces]
 
@@ -154,6 +155,7 @@ def curate_round(
     targets: Targets | Mapping[str, Any] | None = None,
     rules: BalanceRules | Mapping[str, Any] | None = None,
     max_pixels: int = DEFAULT_MAX_PIXELS,
+    working_resolution: int = DEFAULT_WORKING_RESOLUTION,
     model_cache: str | None = None,
     workers: int = 1,
     log: Callable[[str], None] = print,
@@ -165,7 +167,7 @@ def curate_round(
     """
     targets, rules = as_targets(targets), as_rules(rules)
     if not isinstance(thresholds, Thresholds):
-        thresholds = thresholds_from_config(thresholds)
+        thresholds = thresholds_from_config(thresholds, working_resolution)
     plan, previous = read_json(plan_path), read_json(previous_report)
     if plan["round"] != previous["round"] + 1:
         raise ValueError(
@@ -180,8 +182,9 @@ def curate_round(
     if images:
         files = [r["file"] for r in images]
         faces, quality, hashes, balance = _measure(
-            files, root, faces_cfg, quality_weights, rules, max_pixels, model_cache, workers, log
-        )
+            files, root, faces_cfg, quality_weights, rules, max_pixels, working_resolution,
+            model_cache, workers, log,
+        )  # fmt: skip
         aims = aim_of(plan)
         for image in images:
             file = image["file"]

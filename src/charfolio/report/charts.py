@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from html import escape
+from typing import Any
 
 from charfolio.report import svg
 from charfolio.report.data import ReportData
@@ -48,6 +51,41 @@ def funnel_section(d: ReportData) -> str:
     return f'<p class="lead">{escape(note)}</p>{svg.funnel(steps, total)}'
 
 
+@dataclass(frozen=True)
+class MeasureChart:
+    """One raw measure's histogram and the thresholds (Thresholds fields) drawn on it."""
+
+    column: str
+    title: str
+    thresholds: tuple[str, ...]
+    domain: tuple[float, float] | None = None
+
+    def value(self, row: Mapping[str, Any]) -> float | None:
+        value = row.get(self.column)
+        if self.column == "face_size" and value is not None:
+            return value * row["working_scale"]  # what min_face_size is compared with
+        return value
+
+
+# Every measure a threshold gates, in the order selection checks them.
+MEASURE_CHARTS: tuple[MeasureChart, ...] = (
+    MeasureChart("short_side", "short side (px)", ("min_short_side",)),
+    MeasureChart("face_size", "face size at the working resolution (px)", ("min_face_size",)),
+    MeasureChart("face_highlights", "face clipped (share)", ("max_face_highlights",), (0.0, 1.0)),
+    MeasureChart("highlights", "frame clipped (share)", ("max_highlights",), (0.0, 1.0)),
+    MeasureChart("face_brightness", "face brightness (0–255)", ("min_face_brightness",), (0, 255)),
+    MeasureChart("face_shadows", "face crushed (share)", ("max_face_shadows",), (0.0, 1.0)),
+    MeasureChart("shadows", "frame crushed (share)", ("max_shadows",), (0.0, 1.0)),
+    MeasureChart("contrast", "contrast (grey std, 0–255)", ("min_contrast", "max_contrast")),
+    MeasureChart("noise", "noise (sigma, 0–255)", ("max_noise",)),
+    MeasureChart("blockiness", "JPEG blocking (1 = none)", ("max_blockiness",)),
+    MeasureChart(
+        "face_sharpness", "face sharpness (re-blur, 0–1)", ("min_face_sharpness",), (0.0, 1.0)
+    ),
+    MeasureChart("sharpness", "frame sharpness (Laplacian variance)", ("min_sharpness",)),
+)
+
+
 def quality_section(d: ReportData) -> str:
     t = d.thresholds
     readable = [r for r in d.rows if r["readable"]]
@@ -59,9 +97,6 @@ def quality_section(d: ReportData) -> str:
         for name, floor in floors.items()
         if floor is not None
     ]
-    contrast_lines = [svg.Line(t["min_contrast"], f"min {t['min_contrast']:g}")]
-    if t.get("max_contrast") is not None:
-        contrast_lines.append(svg.Line(t["max_contrast"], f"max {t['max_contrast']:g}"))
     charts = [
         svg.histogram(
             [r["quality_score"] for r in readable],
@@ -69,20 +104,22 @@ def quality_section(d: ReportData) -> str:
             score_lines,
             "quality score",
             domain=(0.0, 1.0),
-        ),
-        svg.histogram(
-            [r["sharpness"] for r in readable],
-            [r["sharpness"] for r in passed],
-            [svg.Line(t["min_sharpness"], f"min {t['min_sharpness']:g}")],
-            "sharpness (Laplacian variance)",
-        ),
-        svg.histogram(
-            [r["contrast"] for r in readable],
-            [r["contrast"] for r in passed],
-            contrast_lines,
-            "contrast (grey std, 0–255)",
-        ),
+        )
     ]
+    for chart in MEASURE_CHARTS:
+        values = [chart.value(r) for r in readable]
+        if all(v is None for v in values):
+            continue  # a catalog from before the measure existed
+        lines = [
+            svg.Line(t[field], f"{field[:3]} {t[field]:g}")
+            for field in chart.thresholds
+            if t.get(field) is not None
+        ]
+        charts.append(
+            svg.histogram(
+                values, [chart.value(r) for r in passed], lines, chart.title, domain=chart.domain
+            )
+        )
     keys = [
         (f"all readable images ({len(readable):,})", svg.GREY),
         (f"passed ({len(passed):,})", svg.TEAL),

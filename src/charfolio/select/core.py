@@ -3,7 +3,8 @@
 Funnel order, and the one reject reason each image gets (the first check it fails):
   face        unreadable | no_face | multiple_faces | partial_face
   duplicate   duplicate (the lower-scored copy of a near-identical pair)
-  thresholds  low_sharpness | low_contrast | high_contrast | low_face_confidence
+  thresholds  low_resolution | face_too_small | overexposed | underexposed | low_contrast |
+              high_contrast | noisy | compression_artifacts | low_sharpness | low_face_confidence
   score       low_quality_score
 Stage verdicts are kept for every stage that could be evaluated, so a threshold change can
 be read off the table ("would it have passed?") without rerunning anything.
@@ -21,7 +22,20 @@ from charfolio.select.strategies import DEFAULT_STRATEGY, Candidate, rank
 from charfolio.select.thresholds import DEFAULT_TIERS, Thresholds, check_tiers, tier_name
 
 FACE_REASONS = ("unreadable", "no_face", "multiple_faces", "partial_face")
-THRESHOLD_REASONS = ("low_sharpness", "low_contrast", "high_contrast", "low_face_confidence")
+# The order is the order of the checks: a defect that also lowers the measured sharpness
+# (a flat, dark, noisy or blocky image) is named for what it is, not as blur.
+THRESHOLD_REASONS = (
+    "low_resolution",
+    "face_too_small",
+    "overexposed",
+    "underexposed",
+    "low_contrast",
+    "high_contrast",
+    "noisy",
+    "compression_artifacts",
+    "low_sharpness",
+    "low_face_confidence",
+)
 REJECT_REASONS = (*FACE_REASONS, "duplicate", *THRESHOLD_REASONS, "low_quality_score")
 STAGES = {
     "face": FACE_REASONS,
@@ -94,18 +108,53 @@ def face_reason(face: Mapping[str, Any], quality: Mapping[str, Any]) -> str | No
     return verdict
 
 
+def _below(value: float | None, minimum: float | None) -> bool:
+    return value is not None and minimum is not None and value < minimum
+
+
+def _above(value: float | None, maximum: float | None) -> bool:
+    return value is not None and maximum is not None and value > maximum
+
+
 def threshold_reason(quality: Mapping[str, Any], t: Thresholds) -> str | None:
-    """The first threshold the image fails, in the methodology's order, or None."""
-    confidence = quality.get("face_confidence")
-    if quality["sharpness"] < t.min_sharpness:
-        return "low_sharpness"
-    if quality["contrast"] < t.min_contrast:
-        return "low_contrast"
-    if t.max_contrast is not None and quality["contrast"] > t.max_contrast:
-        return "high_contrast"
-    if confidence is None or confidence < t.min_face_confidence:
-        return "low_face_confidence"
-    return None
+    """The first threshold the image fails, in THRESHOLD_REASONS' order, or None.
+
+    A measure that is null (no face, or a table written before the measure existed) passes
+    its gate; the frame's Laplacian variance gates sharpness only where no face is measured.
+    """
+    q = quality.get
+    face_size = q("face_size")
+    if face_size is not None and q("working_scale") is not None:
+        face_size *= q("working_scale")  # as large as the face is at the working resolution
+    confidence = q("face_confidence")
+    face_sharpness = q("face_sharpness")
+    checks = (
+        ("low_resolution", _below(q("short_side"), t.min_short_side)),
+        ("face_too_small", _below(face_size, t.min_face_size)),
+        (
+            "overexposed",
+            _above(q("face_highlights"), t.max_face_highlights)
+            or _above(q("highlights"), t.max_highlights),
+        ),
+        (
+            "underexposed",
+            _below(q("face_brightness"), t.min_face_brightness)
+            or _above(q("face_shadows"), t.max_face_shadows)
+            or _above(q("shadows"), t.max_shadows),
+        ),
+        ("low_contrast", _below(q("contrast"), t.min_contrast)),
+        ("high_contrast", _above(q("contrast"), t.max_contrast)),
+        ("noisy", _above(q("noise"), t.max_noise)),
+        ("compression_artifacts", _above(q("blockiness"), t.max_blockiness)),
+        (
+            "low_sharpness",
+            _below(face_sharpness, t.min_face_sharpness)
+            if face_sharpness is not None
+            else _below(q("sharpness"), t.min_sharpness),
+        ),
+        ("low_face_confidence", confidence is None or confidence < t.min_face_confidence),
+    )
+    return next((reason for reason, failed in checks if failed), None)
 
 
 def build_tiers(

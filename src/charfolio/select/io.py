@@ -96,15 +96,8 @@ def select_files(
     image_columns = ["file", "seed", "mode", "scenario", "prompt"]
     image_rows = [row for shard in images for row in read_rows(shard, image_columns, "generate")]
     face_rows = read_rows(faces, ["file", "face_verdict", "face_confidence"], "faces")
-    quality_columns = [
-        "file",
-        "readable",
-        "sharpness",
-        "contrast",
-        "face_confidence",
-        "quality_score",
-    ]
-    quality_rows = read_rows(quality, quality_columns, "quality")
+    # Every measure a threshold may gate: a column left out would pass its gate as null.
+    quality_rows = read_rows(quality, tables.QUALITY.names, "quality")
     cluster_rows = read_rows(clusters, ["file", "cluster"], "cluster")
     dup_rows = read_rows(duplicates, tables.DUPLICATES.names, "duplicates") if duplicates else None
     result = select(
