@@ -9,6 +9,7 @@ import shutil
 from html.parser import HTMLParser
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -152,3 +153,37 @@ def test_screenshot_in_headless_chromium(report: Path, tmp_path: Path) -> None:
         low, high = grey.getextrema()
         assert low < 80 and high > 240
         assert sum(1 for count in grey.histogram() if count) > 20
+
+
+def test_every_gated_measure_has_its_histogram_and_threshold(tmp_path: Path) -> None:
+    import dataclasses
+
+    from charfolio.report.charts import MEASURE_CHARTS, quality_section
+    from charfolio.report.data import ReportData
+    from charfolio.select import PRESETS
+
+    thresholds = dataclasses.asdict(PRESETS["balanced"])
+    rng = np.random.default_rng(0)
+    rows = [
+        {
+            "readable": True,
+            "verdict": "passed" if i % 2 else "rejected",
+            "quality_score": float(rng.uniform(0.5, 1)),
+            **{chart.column: float(rng.uniform(0.1, 0.9)) for chart in MEASURE_CHARTS},
+            "working_scale": 1.0,
+        }
+        for i in range(40)
+    ]
+    data = ReportData("x", rows, {"parameters": {"thresholds": thresholds, "tiers": {}}}, tmp_path)
+    html = quality_section(data)
+    for chart in MEASURE_CHARTS:
+        assert chart.title in html
+        for field in chart.thresholds:
+            if thresholds[field] is not None:
+                assert f"{field[:3]} {thresholds[field]:g}" in html, field
+    # Every gate of Thresholds is drawn on some histogram.
+    drawn = {field for chart in MEASURE_CHARTS for field in chart.thresholds}
+    assert drawn == {f.name for f in dataclasses.fields(PRESETS["balanced"])} - {
+        "min_face_confidence",
+        "min_quality_score",
+    }

@@ -113,8 +113,14 @@ def _header(d: ReportData) -> str:
         ),
         (
             "thresholds",
-            f"sharpness ≥ {t['min_sharpness']:g}, contrast {contrast}, face "
-            f"confidence ≥ {t['min_face_confidence']:g}, score ≥ {t['min_quality_score']:g}",
+            (
+                f"face sharpness ≥ {t['min_face_sharpness']:g} (no face: frame "
+                if t.get("min_face_sharpness") is not None
+                else "("
+            )
+            + f"sharpness ≥ {t['min_sharpness']:g}), contrast {contrast}, face "
+            f"confidence ≥ {t['min_face_confidence']:g}, score ≥ {t['min_quality_score']:g}; "
+            "the other gates on their histograms",
         ),
         ("duplicates", "not checked" if dup is None else f"pHash within {dup} bits"),
         (
