@@ -156,3 +156,18 @@ def test_measures_do_not_depend_on_opencv_threads() -> None:
     laplacian = cv2.Laplacian(grey, cv2.CV_64F)
     assert single[0] == pytest.approx(float(laplacian.var()), rel=1e-12)
     assert single[1] == pytest.approx(float(grey.std()), rel=1e-12)
+
+
+def test_blockiness_finds_the_jpeg_grid_at_any_offset() -> None:
+    import io
+
+    from charfolio.quality.measures import blockiness
+
+    photo = data.astronaut()
+    grey = cv2.cvtColor(photo, cv2.COLOR_RGB2GRAY)
+    buffer = io.BytesIO()
+    Image.fromarray(photo).save(buffer, "JPEG", quality=8)
+    blocky = cv2.cvtColor(np.asarray(Image.open(buffer).convert("RGB")), cv2.COLOR_RGB2GRAY)
+    assert blockiness(grey) < 1.3 < 2.0 < blockiness(blocky)
+    # A crop that moves the 8 px grid by 3 px finds it as well.
+    assert blockiness(blocky[3:, 5:]) == pytest.approx(blockiness(blocky), rel=0.1)

@@ -113,19 +113,22 @@ def noise_sigma(grey: np.ndarray) -> float:
 
 def blockiness(grey: np.ndarray) -> float:
     """JPEG blocking: the strongest 8-px phase of steps over the median of the others."""
-    g = grey.astype(np.int32)
     ratios = []
-    for steps, axis in ((np.abs(np.diff(g, axis=1)), 1), (np.abs(np.diff(g, axis=0)), 0)):
-        if steps.shape[axis] < 2 * JPEG_BLOCK:
+    for steps in (
+        cv2.absdiff(grey[:, 1:], grey[:, :-1]),  # |horizontal steps|, exact in uint8
+        cv2.absdiff(grey[1:, :], grey[:-1, :]).T,
+    ):
+        if steps.shape[1] < 2 * JPEG_BLOCK:
             continue
-        phase_sums = []
-        for phase in range(JPEG_BLOCK):
-            part = steps[:, phase::JPEG_BLOCK] if axis == 1 else steps[phase::JPEG_BLOCK, :]
-            phase_sums.append(int(part.sum()) / part.size)
-        ordered = sorted(phase_sums)
-        others = ordered[:-1]
+        per_column = steps.sum(axis=0, dtype=np.int64)
+        phase_means = sorted(
+            int(per_column[phase::JPEG_BLOCK].sum())
+            / (len(per_column[phase::JPEG_BLOCK]) * steps.shape[0])
+            for phase in range(JPEG_BLOCK)
+        )
+        others = phase_means[:-1]
         median = (others[len(others) // 2 - 1] + others[len(others) // 2]) / 2
-        ratios.append(ordered[-1] / median if median > 0 else 1.0)
+        ratios.append(phase_means[-1] / median if median > 0 else 1.0)
     return max(ratios, default=1.0)
 
 
