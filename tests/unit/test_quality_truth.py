@@ -90,6 +90,17 @@ def test_sharp_portraits_are_kept_at_every_size(
     assert all(_verdict(rows[k], "aggressive", working_resolution) is None for k in verdicts)
 
 
+def test_the_same_verdict_from_512_to_2048_px(folder: Path) -> None:
+    """The held-out target's range: every photo resized to a short side of 512, 1024, 2048."""
+    verdicts = {}
+    for name, photo in clean_portraits().items():
+        for short_side in (512, 1024, 2048):
+            rgb = rescaled(photo, short_side / min(photo.shape[:2]))
+            row = _score(folder, f"{name}_{short_side}px", rgb, _face(rgb), 768)
+            verdicts[name, short_side] = _verdict(row, "balanced", 768)
+    assert {k: v for k, v in verdicts.items() if v is not None} == {}
+
+
 def test_measures_hardly_move_with_size(folder: Path) -> None:
     rows = _clean_rows(folder, 384)
     for name in clean_portraits():
