@@ -57,12 +57,15 @@ def test_refined_variant_without_rounds_fails_before_any_job(workdir: Path) -> N
 def test_lora_trains_on_the_balanced_tier_and_retrains_when_the_variant_changes(
     workdir: Path,
 ) -> None:
-    balanced = _variant(workdir, "balanced")
+    # The demo's tier_10 holds 4 close-ups of 10 (within the default 30-40%): ask for more
+    # close-ups than it has, so that the balanced tier must crop some from medium shots.
+    wants_close_ups = "balance:\n  targets: {close_up: [0.45, 0.6], medium: [0.15, 0.3]}\n"
+    balanced = _variant(workdir, "balanced", wants_close_ups)
     snakemake(workdir, TARGET, "--configfile", DEMO, balanced)
     root = workdir / "results" / "demo"
     manifest = pq.read_table(root / "tier_10_balanced" / "manifest.parquet").to_pylist()
     crops = [r for r in manifest if r["origin"] == "augmented"]
-    assert crops, "the demo's tier_10 should get at least one crop"
+    assert crops, "a tier_10 short of close-ups should get at least one crop"
 
     lora = workdir / LORA
     summary = json.loads((lora / "summary.json").read_text())
