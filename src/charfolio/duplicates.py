@@ -2,9 +2,11 @@
 
 `hash_images` records, per image, the sha256 of the file's bytes (exact copies) and a
 64-bit DCT perceptual hash (near copies: the same picture re-encoded, resized or slightly
-retouched). `find_duplicates` joins images whose hashes match (same sha256, or pHash
-Hamming distance <= max_distance) into groups, transitively, and keeps the best-scored
-image of each group; changing max_distance reruns only that function.
+retouched). `hash_pairs` lists the images whose hashes match (same sha256, or pHash Hamming
+distance <= max_distance); `DuplicateGroups` joins matching pairs, these and the
+near-identity rule's (charfolio.near_duplicates), into groups transitively and keeps the
+best-scored image of each; `find_duplicates` does both for the hashes alone. Changing
+max_distance reruns only selection.
 
 pHash: grey image, area-resized to 32x32, 2-D DCT, the 8x8 lowest frequencies, one bit per
 coefficient: above the median of the 63 non-DC ones. Bits are row-major, most significant
@@ -17,7 +19,7 @@ from __future__ import annotations
 import functools
 import math
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +33,10 @@ from charfolio.imaging import DEFAULT_MAX_PIXELS, map_images, read_rgb
 from charfolio.progress import Progress
 
 DEFAULT_MAX_DISTANCE = 6  # out of 64 bits
+# What made two images duplicates, strongest evidence first: the same bytes, the same pHash
+# within the distance, or near-identical face and embedding (charfolio.near_duplicates).
+DUPLICATE_KINDS = ("sha256", "phash", "face_embedding")
+_STRENGTH = {kind: i for i, kind in enumerate(DUPLICATE_KINDS)}
 
 
 def phash(rgb: np.ndarray) -> int:
@@ -89,9 +95,16 @@ def _popcount(values: np.ndarray) -> np.ndarray:
     return table[values.view(np.uint8).reshape(-1, 8)].sum(axis=1)
 
 
-class _UnionFind:
+class DuplicateGroups:
+    """Images joined into groups by matching pairs, transitively (union-find).
+
+    Each image also remembers the strongest kind of match it took part in (DUPLICATE_KINDS
+    order), so a copy that joined its group through another copy can say how it matched.
+    """
+
     def __init__(self, n: int) -> None:
         self.parent = list(range(n))
+        self.kind: list[str | None] = [None] * n
 
     def find(self, i: int) -> int:
         while self.parent[i] != i:
@@ -99,8 +112,62 @@ class _UnionFind:
             i = self.parent[i]
         return i
 
-    def union(self, i: int, j: int) -> None:
+    def add(self, i: int, j: int, kind: str) -> None:
         self.parent[self.find(i)] = self.find(j)
+        for k in (i, j):
+            if self.kind[k] is None or _STRENGTH[kind] < _STRENGTH[self.kind[k]]:
+                self.kind[k] = kind
+
+    def kept(self, files: Sequence[str], scores: Mapping[str, float]) -> dict[int, int]:
+        """Every grouped image but the best of its group -> that best image (all indices).
+
+        The best is the highest-scored (ties: the first file name in lexicographic order;
+        a file without a score ranks last).
+        """
+
+        def rank(i: int) -> tuple[float, str]:
+            score = scores.get(files[i])
+            usable = score is not None and not math.isnan(score)
+            return (-score if usable else math.inf, files[i])  # type: ignore[operator]
+
+        members: dict[int, list[int]] = {}
+        for i in range(len(files)):
+            members.setdefault(self.find(i), []).append(i)
+        out: dict[int, int] = {}
+        for group in members.values():
+            if len(group) > 1:
+                best, *others = sorted(group, key=rank)
+                out.update(dict.fromkeys(others, best))
+        return out
+
+
+def hash_pairs(
+    rows: Sequence[Mapping[str, Any]], max_distance: int
+) -> Iterator[tuple[int, int, str]]:
+    """(i, j, kind) for rows with the same sha256, and for rows within max_distance pHash bits.
+
+    Same bytes are linked to the first row with them, so n copies give n - 1 pairs.
+    """
+    first_with_sha: dict[str, int] = {}
+    for i, row in enumerate(rows):
+        sha = row.get("sha256")
+        if sha is not None and first_with_sha.setdefault(sha, i) != i:
+            yield i, first_with_sha[sha], "sha256"
+    hashed = [i for i, row in enumerate(rows) if row.get("phash") is not None]
+    values = np.array([int(rows[i]["phash"], 16) for i in hashed], dtype=np.uint64)
+    for k in range(len(hashed) - 1):
+        distances = _popcount(values[k + 1 :] ^ values[k])
+        for offset in np.flatnonzero(distances <= max_distance):
+            yield hashed[k], hashed[k + 1 + int(offset)], "phash"
+
+
+def phash_distance(a: Mapping[str, Any], b: Mapping[str, Any]) -> int | None:
+    """pHash bits between two DUPLICATES rows: 0 for the same bytes, None when one is unhashed."""
+    if a.get("sha256") is not None and a.get("sha256") == b.get("sha256"):
+        return 0
+    if a.get("phash") is None or b.get("phash") is None:
+        return None
+    return hamming(int(a["phash"], 16), int(b["phash"], 16))
 
 
 def find_duplicates(
@@ -111,48 +178,18 @@ def find_duplicates(
     """Map every duplicate to (the kept image of its group, the pHash distance to it).
 
     Groups join exact copies (same sha256) and near copies (pHash distance <= max_distance),
-    transitively. Each group keeps its highest-scored image (ties: the first file name in
-    lexicographic order; a file without a score ranks last); all others are returned.
-    The distance is 0 for a byte-identical copy of the kept image.
+    transitively. Each group keeps its highest-scored image (`DuplicateGroups.kept`); all
+    others are returned. The distance is 0 for a byte-identical copy of the kept image.
     """
-    n = len(rows)
-    groups = _UnionFind(n)
-    first_with_sha: dict[str, int] = {}
-    for i, row in enumerate(rows):
-        sha = row.get("sha256")
-        if sha is not None:
-            groups.union(i, first_with_sha.setdefault(sha, i))
-    hashed = [i for i, row in enumerate(rows) if row.get("phash") is not None]
-    values = np.array([int(rows[i]["phash"], 16) for i in hashed], dtype=np.uint64)
-    for k in range(len(hashed) - 1):
-        distances = _popcount(values[k + 1 :] ^ values[k])
-        for offset in np.flatnonzero(distances <= max_distance):
-            groups.union(hashed[k], hashed[k + 1 + int(offset)])
-
-    members: dict[int, list[int]] = {}
-    for i in range(n):
-        members.setdefault(groups.find(i), []).append(i)
-
-    def rank(i: int) -> tuple[float, str]:
-        score = scores.get(rows[i]["file"])
-        usable = score is not None and not math.isnan(score)
-        return (-score if usable else math.inf, rows[i]["file"])
-
-    duplicates: dict[str, tuple[str, int]] = {}
-    for group in members.values():
-        if len(group) < 2:
-            continue
-        kept, *others = sorted(group, key=rank)
-        for i in others:
-            same_bytes = rows[i].get("sha256") == rows[kept].get("sha256")
-            # A member without a pHash was unreadable and joined only through its bytes.
-            distance = (
-                0
-                if same_bytes
-                else hamming(int(rows[i]["phash"], 16), int(rows[kept]["phash"], 16))
-            )
-            duplicates[rows[i]["file"]] = (rows[kept]["file"], distance)
-    return duplicates
+    groups = DuplicateGroups(len(rows))
+    for i, j, kind in hash_pairs(rows, max_distance):
+        groups.add(i, j, kind)
+    files = [row["file"] for row in rows]
+    # A member without a pHash was unreadable and joined only through its bytes: distance 0.
+    return {
+        files[i]: (files[k], phash_distance(rows[i], rows[k]) or 0)
+        for i, k in groups.kept(files, scores).items()
+    }
 
 
 def hash_images_in_tables(
