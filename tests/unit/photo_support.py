@@ -1,9 +1,11 @@
-"""Real portraits that ship inside installed packages, and degraded copies of them.
+"""Real portraits that ship inside installed packages, and degraded or mildly edited copies.
 
 The clean set: scikit-image's astronaut (512 px), matplotlib's Grace Hopper (512x600), and
 head-and-shoulders crops of the four confidently found faces of insightface's group photo
 t1.jpg (about 330x520 each). Degradations are visibly worse copies, each of one kind, with
-strengths relative to the photo's size so that they mean the same at any scale.
+strengths relative to the photo's size so that they mean the same at any scale. Mild edits
+are the same picture, as a near-duplicate is: cropped a little, mirrored, re-encoded,
+slightly recoloured.
 """
 
 from __future__ import annotations
@@ -36,6 +38,16 @@ def detector():  # type: ignore[no-untyped-def]
 
 def main_face(rgb: np.ndarray) -> Face | None:
     return max(detector().detect(rgb), key=lambda f: f.area, default=None)
+
+
+def face_descriptor(rgb: np.ndarray) -> np.ndarray:
+    """The main face's dlib descriptor, as the faces stage records it (the face must be found)."""
+    face = main_face(rgb)
+    if face is None:
+        raise AssertionError("no face found in a photo that has one")
+    descriptor = detector().describe(rgb, face).descriptor
+    assert descriptor is not None
+    return descriptor
 
 
 @functools.cache
@@ -110,3 +122,34 @@ DEGRADATIONS: dict[str, tuple[Callable[[np.ndarray], np.ndarray], str]] = {
     "jpeg_q5": (lambda rgb: _jpeg(rgb, 5), "compression_artifacts"),
     "jpeg_q10": (lambda rgb: _jpeg(rgb, 10), "compression_artifacts"),
 }
+
+
+def _crop(rgb: np.ndarray, top: float, bottom: float, left: float, right: float) -> np.ndarray:
+    """Cut these fractions of the height (top, bottom) and width (left, right) off."""
+    height, width = rgb.shape[:2]
+    rows = slice(int(height * top), height - int(height * bottom))
+    columns = slice(int(width * left), width - int(width * right))
+    return np.ascontiguousarray(rgb[rows, columns])
+
+
+def _shifted(rgb: np.ndarray, shift: tuple[int, int, int]) -> np.ndarray:
+    return np.clip(rgb.astype(np.int16) + np.array(shift, np.int16), 0, 255).astype(np.uint8)
+
+
+def _mirror(rgb: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(rgb[:, ::-1])
+
+
+# kind -> the same picture, mildly edited. The mirror image is kept apart (MIRROR): what an
+# embedding makes of it depends on the embedder.
+MILD_EDITS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "crop_4pc": lambda rgb: _crop(rgb, 0.04, 0.04, 0.04, 0.04),
+    "crop_8pc_corner": lambda rgb: _crop(rgb, 0.08, 0.0, 0.08, 0.0),
+    "jpeg_q70": lambda rgb: _jpeg(rgb, 70),
+    "warmer": lambda rgb: _shifted(rgb, (10, 0, -10)),
+    "brighter": lambda rgb: _shifted(rgb, (12, 12, 12)),
+    "crop_warmer_jpeg": lambda rgb: _jpeg(
+        _shifted(_crop(rgb, 0.04, 0.04, 0.04, 0.04), (8, 0, -8)), 80
+    ),
+}
+MIRROR: Callable[[np.ndarray], np.ndarray] = _mirror
