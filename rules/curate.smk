@@ -26,6 +26,7 @@ rule cluster_images:
 rule select_images:
     input:
         unpack(cluster_files),
+        unpack(embedding_files),  # npy, index: compared with the faces' descriptors
         tables=shard_tables,
         faces="results/{character}/faces.parquet",
         quality="results/{character}/quality.parquet",
@@ -53,6 +54,7 @@ rule select_images:
         per_cluster=lookup(dpath="curation/per_cluster", within=config),
         tiers=lookup(dpath="curation/tiers", within=config),
         duplicate_distance=lookup(dpath="curation/duplicate_distance", within=config),
+        near_duplicates=lookup(dpath="curation/near_duplicates", within=config),
         version=versions.SELECTION,
     script:
         "../workflow/scripts/select_images.py"

@@ -55,7 +55,9 @@ QUERIES: dict[str, Query] = {
         "tiers", "character, requested", "tier sizes, train/val, seeds, clusters, scores"
     ),
     "duplicates": Query(
-        "duplicates", "character, file", "images rejected as near-duplicates, and the kept copy"
+        "duplicates",
+        "character, file",
+        "images rejected as duplicates, how each matched the kept copy",
     ),
 }
 

@@ -74,10 +74,15 @@ contrast_score       contrast component, 0-100
 face_score           face confidence component, 0-100
 defect_factor        noise, JPEG blocking and exposure factor on the score, (0, 1]
 quality_score        weighted combined score, [0, 1]
-DUPLICATES           pHash from duplicates.parquet, the verdict from selection.parquet
+DUPLICATES           pHash from duplicates.parquet, the rest from selection.parquet
 phash                64-bit perceptual hash (16 hex); null when unreadable or not hashed
-duplicate_of         the kept near-identical copy this image lost to (selection)
+duplicate_of         the kept copy this image lost to: the best-scored of its group
+duplicate_kind       how it matched: sha256 (same bytes) | phash (within the pHash
+                     distance) | face_embedding (near-identical face and embedding); for a
+                     copy that joined through another copy, its own strongest match
 duplicate_distance   pHash bits between the two (0: same bytes)
+duplicate_face_distance  L2 distance of the two main-face descriptors; null: not compared
+duplicate_embedding_similarity  cosine of the two image embeddings; null: not compared
 CLUSTER              from clusters_k{k}.parquet (face-ok images only)
 cluster              cluster number, 0 = largest; null when not clustered
 cluster_distance     Euclidean distance to the cluster centroid
@@ -144,8 +149,7 @@ _SELECTION_COLUMNS = (
     "score_pass",
     "verdict",
     "reject_reason",
-    "duplicate_of",
-    "duplicate_distance",
+    *tables.DUPLICATE_EVIDENCE_COLUMNS,
     "rank",
     "tiers",
 )
@@ -250,8 +254,8 @@ _VIEWS = (
         round(max(value), 4) AS max, round(avg(value), 4) AS mean
     FROM m GROUP BY ALL""",
     """CREATE VIEW duplicates AS
-    SELECT d.character, d.file, d.duplicate_of, d.duplicate_distance,
-        d.quality_score, k.quality_score AS kept_quality_score, k.verdict AS kept_verdict
+    SELECT d.character, d.file, d.duplicate_of, d.duplicate_kind, d.duplicate_distance,
+        d.duplicate_face_distance, d.duplicate_embedding_similarity, d.quality_score, k.quality_score AS kept_quality_score, k.verdict AS kept_verdict
     FROM catalog d LEFT JOIN catalog k ON k.character = d.character AND k.file = d.duplicate_of
     WHERE d.duplicate_of IS NOT NULL""",
 )

@@ -117,6 +117,17 @@ CLUSTERS = pa.schema(
     metadata={"charfolio.table": "clusters"},
 )
 
+# A rejected copy's evidence, the same columns in SELECTION and CATALOG: the copy it lost to
+# (the best-scored of its group), the criterion that matched, and its measures to that copy.
+DUPLICATE_EVIDENCE = (
+    pa.field("duplicate_of", pa.string(), nullable=True),
+    pa.field("duplicate_kind", pa.string(), nullable=True),  # duplicates.DUPLICATE_KINDS
+    pa.field("duplicate_distance", pa.int32(), nullable=True),  # pHash bits (0: same bytes)
+    pa.field("duplicate_face_distance", pa.float64(), nullable=True),  # main-face descriptors, L2
+    pa.field("duplicate_embedding_similarity", pa.float64(), nullable=True),  # embeddings, cosine
+)
+DUPLICATE_EVIDENCE_COLUMNS = tuple(f.name for f in DUPLICATE_EVIDENCE)
+
 SELECTION = pa.schema(
     [
         pa.field("file", pa.string(), nullable=False),
@@ -137,8 +148,7 @@ SELECTION = pa.schema(
         pa.field("score_pass", pa.bool_(), nullable=True),
         pa.field("verdict", pa.string(), nullable=False),  # passed | rejected
         pa.field("reject_reason", pa.string(), nullable=True),  # the first failed check
-        pa.field("duplicate_of", pa.string(), nullable=True),
-        pa.field("duplicate_distance", pa.int32(), nullable=True),  # pHash bits to the kept copy
+        *DUPLICATE_EVIDENCE,
         pa.field("rank", pa.int32(), nullable=True),  # 1-based, passing images only
         pa.field("tiers", pa.list_(pa.string()), nullable=False),  # e.g. ["tier_70", "tier_100"]
     ],
@@ -268,8 +278,7 @@ CATALOG = pa.schema(
         pa.field("defect_factor", pa.float64(), nullable=True),
         pa.field("quality_score", pa.float64(), nullable=True),
         pa.field("phash", pa.string(), nullable=True),
-        pa.field("duplicate_of", pa.string(), nullable=True),
-        pa.field("duplicate_distance", pa.int32(), nullable=True),
+        *DUPLICATE_EVIDENCE,
         pa.field("cluster", pa.int32(), nullable=True),
         pa.field("cluster_distance", pa.float64(), nullable=True),
         pa.field("cluster_size", pa.int32(), nullable=True),

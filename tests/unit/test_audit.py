@@ -122,9 +122,10 @@ def test_duplicates_exact(db: Path) -> None:
     rows = _records(db, "duplicates")
     assert len(rows) == 1
     row = rows[0]
-    assert (row["file"], row["duplicate_of"], row["duplicate_distance"]) == (
+    assert (row["file"], row["duplicate_of"], row["duplicate_kind"], row["duplicate_distance"]) == (
         "images/seed_100/a02.png",
         "images/seed_100/a03.png",
+        "phash",
         0,
     )
     assert (row["kept_quality_score"], row["kept_verdict"]) == (0.95, "passed")

@@ -40,7 +40,12 @@ def test_catalog_has_one_joined_row_per_image(results: Path) -> None:
         "duplicate",
         "duplicate",
     )
-    assert (dup["duplicate_of"], dup["duplicate_distance"]) == ("images/seed_100/a03.png", 0)
+    assert (dup["duplicate_of"], dup["duplicate_kind"], dup["duplicate_distance"]) == (
+        "images/seed_100/a03.png",
+        "phash",
+        0,
+    )
+    assert dup["duplicate_face_distance"] is None  # no faces or embeddings compared here
     assert dup["phash"] == rows["images/seed_100/a03.png"]["phash"]
 
     no_face = rows["images/seed_100/a00.png"]

@@ -92,6 +92,9 @@ def test_content(report: Path) -> None:
     assert 'id="sheet-tier_2"' in html and 'id="sheet-tier_4"' in html
     assert 'id="cluster-0"' in html and 'id="cluster-1"' in html
     assert "tier_2 plus these 2" in html
+    # The duplicate rule in force, and how the copy matched its kept image.
+    assert "<dd>same bytes or pHash within 4 bits</dd>" in html
+    assert "duplicate of images/seed_100/a03.png (phash)" in html
 
 
 def test_caps_say_what_is_not_shown(results: Path, tmp_path: Path) -> None:

@@ -15,6 +15,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from charfolio import tables
+from charfolio.duplicates import phash
+from charfolio.embed import create_embedder
+from charfolio.near_duplicates import NearDuplicateRule, VectorSource
 from charfolio.select import (
     PRESETS,
     REJECT_REASONS,
@@ -26,6 +29,7 @@ from charfolio.select import (
     thresholds_from_config,
 )
 from charfolio.select.thresholds import check_tiers
+from tests.unit.photo_support import MILD_EDITS, clean_portraits, face_descriptor
 
 BALANCED = PRESETS["balanced"]
 LOOSE = Thresholds(0.0, 0.0, 0.0, 0.0)
@@ -201,6 +205,110 @@ def test_duplicate_stage_keeps_the_higher_scored_copy_whatever_the_order() -> No
     }
     assert all(r.reject_reason is None for r in _select(w, duplicate_distance=1).rows)
     assert all(r.unique_pass for r in _select(w, duplicate_distance=None).rows)
+
+
+def _source(vectors: dict[str, tuple[Any, Any]]) -> VectorSource:
+    """An in-memory VectorSource: file -> (descriptor or None, embedding)."""
+    files = list(vectors)
+    return VectorSource(
+        {f: np.asarray(d, np.float32) for f, (d, _) in vectors.items() if d is not None},
+        np.array([vectors[f][1] for f in files], np.float32),
+        {f: i for i, f in enumerate(files)},
+        "embeddings.parquet",
+    )
+
+
+def test_a_regenerated_copy_that_phash_misses_is_caught_by_face_and_embedding() -> None:
+    """Real photos: the astronaut and a copy cropped by 4%, warmed and re-encoded (pHash 12
+    bits away, past its threshold), and two people of the group photo in the same light."""
+    photos = clean_portraits()
+    images = {
+        "a_photo.png": photos["astronaut"],
+        "b_regenerated.png": MILD_EDITS["crop_warmer_jpeg"](photos["astronaut"]),
+        "c_person.png": photos["group_0"],
+        "d_other_person.png": photos["group_1"],
+    }
+    embedder = create_embedder({"backend": "colour_layout"})
+    w = _empty()
+    for i, (file, rgb) in enumerate(images.items()):
+        _add(w, file, i, 0, (0.90, 0.95, 0.93, 0.92)[i], phash=f"{phash(rgb):016x}")
+    vectors = _source(
+        {f: (face_descriptor(rgb), embedder.embed([rgb])[0]) for f, rgb in images.items()}
+    )
+    result = _select(w, LOOSE, duplicate_distance=6, near_duplicates=NearDuplicateRule(),
+                     vectors=vectors)  # fmt: skip
+    rows = {r.file: r for r in result.rows}
+    copy = rows["a_photo.png"]  # the lower-scored of the pair
+    assert (copy.reject_reason, copy.duplicate_of, copy.duplicate_kind) == (
+        "duplicate",
+        "b_regenerated.png",
+        "face_embedding",
+    )
+    assert copy.duplicate_distance is not None and copy.duplicate_distance > 6
+    assert copy.duplicate_face_distance < 0.15 and copy.duplicate_embedding_similarity > 0.95
+    assert all(rows[f].verdict == "passed" for f in images if f != "a_photo.png")
+    assert selection_report(result)["funnel"]["duplicate_kinds"] == {
+        "sha256": 0,
+        "phash": 0,
+        "face_embedding": 1,
+    }
+    # pHash alone misses it.
+    alone = _select(w, LOOSE, duplicate_distance=6)
+    assert all(r.verdict == "passed" for r in alone.rows)
+    with pytest.raises(ValueError, match="needs the face descriptors"):
+        _select(w, LOOSE, near_duplicates=NearDuplicateRule())
+
+
+def test_hash_and_near_identical_pairs_join_one_group() -> None:
+    """a=b by bytes, b~c by pHash, c~d by face and embedding, d~e likewise: one group, kept a."""
+    w = _empty()
+    _add(w, "a.png", 1, 0, 0.99, phash="0000000000000000")
+    _add(w, "b.png", 2, 0, 0.90, phash="0000000000000000")
+    _add(w, "c.png", 3, 0, 0.80, phash="000000000000000f")  # 4 bits from a and b
+    _add(w, "d.png", 4, 0, 0.70, phash="ffffffff00000000")  # 32 bits from a: pHash misses it
+    _add(w, "e.png", 5, 0, 0.60, phash="00000000ffffffff")
+    _add(w, "f.png", 6, 0, 0.50, phash="ffff0000ffff0000")  # same picture, another face
+    w["duplicates"][1]["sha256"] = w["duplicates"][0]["sha256"]
+    unit = np.array([1.0, 0.0, 0.0])
+    vectors = _source(
+        {
+            "a.png": ([0.0, 0.0], [0.0, 1.0, 0.0]),  # an unrelated embedding
+            "b.png": ([0.0, 0.0], [0.0, 1.0, 0.0]),
+            "c.png": ([0.5, 0.0], unit),
+            "d.png": ([0.6, 0.0], unit * 0.98 + [0, 0, 0.2]),
+            "e.png": ([0.7, 0.0], unit * 0.92 + [0, 0, 0.4]),
+            "f.png": ([3.0, 0.0], unit),
+        }
+    )
+    result = _select(w, LOOSE, duplicate_distance=6, near_duplicates=NearDuplicateRule(),
+                     vectors=vectors)  # fmt: skip
+    rows = {r.file: r for r in result.rows}
+    evidence = {
+        f: (r.duplicate_of, r.duplicate_kind, r.duplicate_distance) for f, r in rows.items()
+    }
+    assert evidence == {
+        "a.png": (None, None, None),
+        "b.png": ("a.png", "sha256", 0),
+        "c.png": ("a.png", "phash", 4),
+        "d.png": ("a.png", "face_embedding", 32),  # joined through c: its own match
+        "e.png": ("a.png", "face_embedding", 32),
+        "f.png": (None, None, None),
+    }
+    # Measures are to the kept copy, not to the copy it matched.
+    assert rows["d.png"].duplicate_face_distance == pytest.approx(0.6)
+    assert rows["d.png"].duplicate_embedding_similarity == pytest.approx(0.0)
+    # Hashes off: the same bytes are the same vectors too (a, b); c, d, e keep c.
+    near_only = _select(
+        w, LOOSE, duplicate_distance=None, near_duplicates=NearDuplicateRule(), vectors=vectors
+    )
+    assert {r.file: r.duplicate_of for r in near_only.rows} == {
+        "a.png": None,
+        "b.png": "a.png",
+        "c.png": None,
+        "d.png": "c.png",
+        "e.png": "c.png",
+        "f.png": None,
+    }
 
 
 def test_balanced_never_repeats_a_seed_within_a_cluster_in_the_first_round() -> None:
@@ -432,6 +540,53 @@ def test_select_files_round_trip(tmp_path: Path) -> None:
     assert tables.read_table(tmp_path / "selection.parquet", tables.SELECTION).num_rows == 80
     report = json.loads((tmp_path / "report.json").read_text())
     assert report == json.loads(json.dumps(selection_report(result, {"verdict": "ok"})))
+
+
+def test_select_files_compares_the_stored_descriptors_and_embeddings(tmp_path: Path) -> None:
+    w = _empty()
+    for i, name in enumerate(("a.png", "b.png", "c.png")):
+        _add(w, name, i, 0, 0.9 - i / 100, phash=f"{(0xFF << (8 * i)):016x}")  # 16 bits apart
+    faces = [dict.fromkeys(tables.FACES.names) | row for row in w["faces"]]
+    for row, descriptor in zip(faces, ([0.0, 0.0], [0.1, 0.0], [1.0, 0.0]), strict=True):
+        row["descriptor"] = descriptor  # c is someone else
+    tables.write_table(tmp_path / "faces.parquet", faces, tables.FACES)
+    np.save(tmp_path / "e.npy", np.array([[1, 0], [1, 0.1], [1, 0]], np.float32))
+    index = [{"row": i, "file": r["file"], "ok": True, "model": "m", "reason": None}
+             for i, r in enumerate(w["images"])]  # fmt: skip
+    tables.write_table(tmp_path / "e.parquet", index, tables.EMBEDDING_INDEX)
+    w["quality"] = [dict.fromkeys(tables.QUALITY.names) | row for row in w["quality"]]
+    for name in ("images", "quality", "clusters", "duplicates"):
+        pq.write_table(pa.Table.from_pylist(w[name]), tmp_path / f"{name}.parquet")
+
+    def run(**kw: Any):  # type: ignore[no-untyped-def]
+        return select_files(
+            images=[tmp_path / "images.parquet"], faces=tmp_path / "faces.parquet",
+            quality=tmp_path / "quality.parquet", clusters=tmp_path / "clusters.parquet",
+            duplicates=tmp_path / "duplicates.parquet", thresholds=LOOSE, strategy="balanced",
+            per_cluster=3, tiers={2: None}, duplicate_distance=6,
+            out_table=tmp_path / "selection.parquet", out_report=tmp_path / "report.json",
+            log=lambda _: None, **kw,
+        )  # fmt: skip
+
+    result = run(
+        near_duplicates=NearDuplicateRule(),
+        embeddings=(tmp_path / "e.npy", tmp_path / "e.parquet"),
+    )
+    assert {r.file: (r.duplicate_of, r.duplicate_kind) for r in result.rows} == {
+        "a.png": (None, None),
+        "b.png": ("a.png", "face_embedding"),
+        "c.png": (None, None),
+    }
+    assert read_selection(tmp_path / "selection.parquet") == result
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["parameters"]["near_duplicates"] == {
+        "face_distance": 0.3,
+        "embedding_similarity": 0.9,
+    }
+    with pytest.raises(ValueError, match="no embeddings file"):
+        run(near_duplicates=NearDuplicateRule())
+    off = run(near_duplicates=NearDuplicateRule(None, None))
+    assert all(r.verdict == "passed" for r in off.rows)
 
 
 @pytest.mark.parametrize(

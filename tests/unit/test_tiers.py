@@ -160,31 +160,31 @@ def test_split_counts_and_stability() -> None:
 
 
 def _selection_rows(n: int):  # type: ignore[no-untyped-def]
+    from charfolio import tables
     from charfolio.select import SelectionRow
 
     return [
         SelectionRow(
-            f"f{i}.png",
-            i % 4,
-            "original",
-            None,
-            "p",
-            i % 5,
-            0.9,
-            1.0,
-            1.0,
-            0.9,
-            "ok",
-            True,
-            True,
-            True,
-            True,
-            "passed",
-            None,
-            None,
-            None,
-            i + 1,
-            ("tier_300",),
+            file=f"f{i}.png",
+            seed=i % 4,
+            mode="original",
+            scenario=None,
+            prompt="p",
+            cluster=i % 5,
+            quality_score=0.9,
+            sharpness=1.0,
+            contrast=1.0,
+            face_confidence=0.9,
+            face_verdict="ok",
+            face_pass=True,
+            unique_pass=True,
+            thresholds_pass=True,
+            score_pass=True,
+            verdict="passed",
+            reject_reason=None,
+            **dict.fromkeys(tables.DUPLICATE_EVIDENCE_COLUMNS),
+            rank=i + 1,
+            tiers=("tier_300",),
         )
         for i in range(n)
     ]

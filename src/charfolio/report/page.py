@@ -78,6 +78,21 @@ def _distinct(rows: Sequence[Mapping[str, Any]], key: str) -> str:
     return ", ".join(values) if values else "–"
 
 
+def _duplicate_rule(params: dict[str, Any]) -> str:
+    """The duplicate criteria in force, as the selection report records them."""
+    dup = params.get("duplicate_distance")
+    near = params.get("near_duplicates") or {}
+    face, embedding = near.get("face_distance"), near.get("embedding_similarity")
+    rules = [] if dup is None else [f"same bytes or pHash within {dup} bits"]
+    if face is not None or embedding is not None:
+        both = [
+            *([f"face descriptors within {face:g}"] if face is not None else []),
+            *([f"embeddings ≥ {embedding:g} cosine"] if embedding is not None else []),
+        ]
+        rules.append(" and ".join(both))
+    return "; or ".join(rules) if rules else "not checked"
+
+
 def _header(d: ReportData) -> str:
     params = d.selection["parameters"]
     t = d.thresholds
@@ -92,7 +107,6 @@ def _header(d: ReportData) -> str:
         f"{name} ({'floor ' + format(floor, 'g') if floor is not None else 'no floor'})"
         for name, floor in params["tiers"].items()
     )
-    dup = params.get("duplicate_distance")
     facts = [
         (
             "images",
@@ -122,7 +136,7 @@ def _header(d: ReportData) -> str:
             f"confidence ≥ {t['min_face_confidence']:g}, score ≥ {t['min_quality_score']:g}; "
             "the other gates on their histograms",
         ),
-        ("duplicates", "not checked" if dup is None else f"pHash within {dup} bits"),
+        ("duplicates", _duplicate_rule(params)),
         (
             "selection",
             f"{params['strategy']}, {params['per_cluster']} per cluster per round"

@@ -21,6 +21,10 @@ def _images(n: int) -> str:
     return f"{n:,} image" + ("s" if n != 1 else "")
 
 
+def _measure(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f}"
+
+
 def _why(row: Row) -> str:
     """The measurement behind a reject reason, for the thumbnail caption."""
     reason = row["reject_reason"]
@@ -32,6 +36,9 @@ def _why(row: Row) -> str:
         return f"face {_score(row['face_confidence'])}"
     if reason == "low_quality_score":
         return f"score {_score(row['quality_score'])}"
+    if reason == "duplicate" and row["duplicate_kind"] == "face_embedding":
+        face, emb = row["duplicate_face_distance"], row["duplicate_embedding_similarity"]
+        return f"dup · face {_measure(face)} · emb {_measure(emb)}"
     if reason == "duplicate":
         return f"dup · {row['duplicate_distance']} bits"
     if reason in ("multiple_faces", "partial_face") and row["n_faces"] is not None:
@@ -49,7 +56,7 @@ def _tooltip(row: Row) -> str:
         row["verdict"] + (f" ({row['reject_reason']})" if row["reject_reason"] else ""),
     ]
     if row["duplicate_of"]:
-        parts.append(f"duplicate of {row['duplicate_of']}")
+        parts.append(f"duplicate of {row['duplicate_of']} ({row['duplicate_kind']})")
     return "\n".join(parts)
 
 

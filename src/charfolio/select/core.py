@@ -2,7 +2,8 @@
 
 Funnel order, and the one reject reason each image gets (the first check it fails):
   face        unreadable | no_face | multiple_faces | partial_face
-  duplicate   duplicate (the lower-scored copy of a near-identical pair)
+  duplicate   duplicate (a lower-scored copy: same bytes, pHash, or face and embedding;
+              charfolio.select.uniqueness)
   thresholds  low_resolution | face_too_small | overexposed | underexposed | low_contrast |
               high_contrast | noisy | compression_artifacts | low_sharpness | low_face_confidence
   score       low_quality_score
@@ -13,13 +14,14 @@ be read off the table ("would it have passed?") without rerunning anything.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from charfolio import tables
-from charfolio.duplicates import find_duplicates
+from charfolio.near_duplicates import NearDuplicateRule, VectorSource
 from charfolio.select.strategies import DEFAULT_STRATEGY, Candidate, rank
 from charfolio.select.thresholds import DEFAULT_TIERS, Thresholds, check_tiers, tier_name
+from charfolio.select.uniqueness import Duplicate, find_copies
 
 FACE_REASONS = ("unreadable", "no_face", "multiple_faces", "partial_face")
 # The order is the order of the checks: a defect that also lowers the measured sharpness
@@ -66,8 +68,11 @@ class SelectionRow:
     score_pass: bool | None
     verdict: str  # passed | rejected
     reject_reason: str | None
-    duplicate_of: str | None
-    duplicate_distance: int | None  # pHash bits from the kept copy (0: same bytes)
+    duplicate_of: str | None  # tables.DUPLICATE_EVIDENCE: the kept copy, and how it matched
+    duplicate_kind: str | None
+    duplicate_distance: int | None
+    duplicate_face_distance: float | None
+    duplicate_embedding_similarity: float | None
     rank: int | None
     tiers: tuple[str, ...] = ()
 
@@ -79,7 +84,8 @@ class SelectionResult:
     strategy: str
     per_cluster: int
     tiers: dict[int, float | None]  # requested size -> floor
-    duplicate_distance: int | None  # max pHash Hamming distance; None: stage skipped
+    duplicate_distance: int | None  # max pHash Hamming distance; None: hashes not compared
+    near_duplicates: NearDuplicateRule | None = None  # None: faces and embeddings not compared
     members: dict[int, tuple[str, ...]] = field(default_factory=dict)  # tier -> files by rank
 
     def ranked(self) -> list[SelectionRow]:
@@ -186,7 +192,7 @@ def _judge(
     q: Mapping[str, Any],
     cluster: Mapping[str, Any] | None,
     face_fail: str | None,
-    duplicate: tuple[str, int] | None,
+    duplicate: Duplicate | None,
     thresholds: Thresholds,
 ) -> dict[str, Any]:
     """One image's SELECTION row (rank and tiers are filled in later)."""
@@ -203,7 +209,7 @@ def _judge(
         "low_quality_score" if score_pass is False else None,
     ]
     reason = next((r for r in reasons if r is not None), None)
-    dup_of, dup_dist = duplicate or (None, None)
+    evidence = asdict(duplicate) if duplicate else dict.fromkeys(tables.DUPLICATE_EVIDENCE_COLUMNS)
     return {
         "file": image["file"],
         "seed": int(image["seed"]),
@@ -222,8 +228,7 @@ def _judge(
         "score_pass": score_pass,
         "verdict": "rejected" if reason else "passed",
         "reject_reason": reason,
-        "duplicate_of": dup_of,
-        "duplicate_distance": dup_dist,
+        **evidence,
         "rank": None,
         "tiers": (),
     }
@@ -240,13 +245,16 @@ def select(
     per_cluster: int = 3,
     tiers: Mapping[int, float | None] = DEFAULT_TIERS,
     duplicate_distance: int | None = None,
+    near_duplicates: NearDuplicateRule | None = None,
+    vectors: VectorSource | None = None,
 ) -> SelectionResult:
     """Run the funnel, rank the passing pool with `strategy`, and fill the tiers.
 
     Rows are table rows as dicts (IMAGES, FACES, QUALITY, CLUSTERS, DUPLICATES). Only
     face-ok images are compared for duplicates, so a copy never loses to a twin that failed
-    face validation; of each group the best-scored copy stays. `duplicates` None, or
-    `duplicate_distance` None, skips the duplicate stage.
+    face validation; of each group the best-scored copy stays. Hashes are compared unless
+    `duplicates` or `duplicate_distance` is None; faces and embeddings (`vectors`) when
+    `near_duplicates` is given with a threshold on.
     """
     tiers = dict(check_tiers(tiers))
     files = sorted(row["file"] for row in images)
@@ -259,13 +267,15 @@ def select(
 
     face_reasons = {f: face_reason(face_by[f], quality_by[f]) for f in files}
     face_ok = [f for f in files if face_reasons[f] is None]
-    dupes: dict[str, tuple[str, int]] = {}
-    if duplicates is not None and duplicate_distance is not None:
-        ok = set(face_ok)
-        scores = {f: float(quality_by[f]["quality_score"]) for f in face_ok}
-        dupes = dict(
-            find_duplicates([r for r in duplicates if r["file"] in ok], scores, duplicate_distance)
-        )
+    hashes = tables.rows_by_file(duplicates or [], "duplicates.parquet", "duplicates")
+    dupes = find_copies(
+        face_ok,
+        hashes,
+        {f: float(quality_by[f]["quality_score"]) for f in face_ok},
+        duplicate_distance if duplicates is not None else None,
+        near_duplicates,
+        vectors,
+    )
 
     rows = {
         f: _judge(
@@ -301,5 +311,6 @@ def select(
         per_cluster=per_cluster,
         tiers=tiers,
         duplicate_distance=duplicate_distance,
+        near_duplicates=near_duplicates,
         members=members,
     )

@@ -17,6 +17,12 @@ import pyarrow.parquet as pq
 
 from charfolio import tables
 from charfolio.atomic import write_text_atomic
+from charfolio.near_duplicates import (
+    NearDuplicateRule,
+    load_vectors,
+    rule_from_params,
+    rule_params,
+)
 from charfolio.select.core import SelectionResult, SelectionRow, select
 from charfolio.select.report import selection_report
 from charfolio.select.thresholds import Thresholds, check_tiers, tier_name
@@ -41,6 +47,7 @@ def write_selection(result: SelectionResult, path: PathLike) -> None:
         "per_cluster": result.per_cluster,
         "tiers": [[n, floor] for n, floor in result.tiers.items()],
         "duplicate_distance": result.duplicate_distance,
+        "near_duplicates": rule_params(result.near_duplicates),
     }
     schema = tables.SELECTION.with_metadata(
         {**tables.SELECTION.metadata, _PARAMS_KEY: json.dumps(params)}
@@ -68,6 +75,7 @@ def read_selection(path: PathLike) -> SelectionResult:
         per_cluster=params["per_cluster"],
         tiers=tiers,
         duplicate_distance=params["duplicate_distance"],
+        near_duplicates=rule_from_params(params["near_duplicates"]),
         members=members,
     )
 
@@ -87,11 +95,15 @@ def select_files(
     out_table: PathLike,
     out_report: PathLike,
     collapse: PathLike | None = None,
+    near_duplicates: NearDuplicateRule | None = None,
+    embeddings: tuple[PathLike, PathLike] | None = None,
     log: Callable[[str], None] = print,
 ) -> SelectionResult:
     """Read the images shards and stage tables, select, write SELECTION and the JSON report.
 
-    `duplicates` is the DUPLICATES hash table; None skips the duplicate stage.
+    `duplicates` is the DUPLICATES hash table (None: hashes are not compared); `embeddings`
+    the (.npy, row index) pair that `near_duplicates` compares with the faces table's
+    descriptors.
     """
     image_columns = ["file", "seed", "mode", "scenario", "prompt"]
     image_rows = [row for shard in images for row in read_rows(shard, image_columns, "generate")]
@@ -100,6 +112,20 @@ def select_files(
     quality_rows = read_rows(quality, tables.QUALITY.names, "quality")
     cluster_rows = read_rows(clusters, ["file", "cluster"], "cluster")
     dup_rows = read_rows(duplicates, tables.DUPLICATES.names, "duplicates") if duplicates else None
+    vectors = None
+    if near_duplicates is not None and near_duplicates.enabled:
+        if embeddings is None:
+            raise ValueError(
+                "curation.near_duplicates compares image embeddings, but no embeddings file "
+                "was given; pass embeddings=(npy, index), or set both its thresholds to null"
+            )
+        vectors = load_vectors(faces, *embeddings)
+        if near_duplicates.face_distance is not None and not vectors.descriptors:
+            log(
+                f"WARNING: {faces} holds no face descriptors, so no image matches by face and "
+                f"embedding; set faces.descriptors: true (and rerun the faces rule) or "
+                f"curation.near_duplicates.face_distance: null"
+            )
     result = select(
         image_rows,
         face_rows,
@@ -111,6 +137,8 @@ def select_files(
         per_cluster,
         tiers,
         duplicate_distance,
+        near_duplicates,
+        vectors,
     )
     write_selection(result, out_table)
     collapse_info = json.loads(Path(collapse).read_text(encoding="utf-8")) if collapse else None

@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from charfolio.duplicates import DUPLICATE_KINDS
+from charfolio.near_duplicates import rule_params
 from charfolio.select.core import REJECT_REASONS, STAGES, SelectionResult, SelectionRow
 from charfolio.select.thresholds import tier_name
 
@@ -38,6 +40,7 @@ def _counts(rows: Iterable[SelectionRow], key: Callable[[SelectionRow], Any]) ->
 
 def _funnel(rows: Sequence[SelectionRow]) -> dict[str, Any]:
     reasons = Counter(r.reject_reason for r in rows if r.reject_reason)
+    kinds = Counter(r.duplicate_kind for r in rows if r.reject_reason == "duplicate")
     stages, remaining = [], len(rows)
     for stage, stage_reasons in STAGES.items():
         by_reason = {reason: reasons[reason] for reason in stage_reasons}
@@ -59,6 +62,9 @@ def _funnel(rows: Sequence[SelectionRow]) -> dict[str, Any]:
         "pass_rate": round(remaining / total, 6) if total else None,
         "stages": stages,
         "reasons": {reason: reasons[reason] for reason in REJECT_REASONS},
+        # How each duplicate matched its kept copy (the criterion that pHash alone would miss
+        # shows as face_embedding).
+        "duplicate_kinds": {kind: kinds[kind] for kind in DUPLICATE_KINDS},
     }
 
 
@@ -107,6 +113,7 @@ def selection_report(
             "per_cluster": result.per_cluster,
             "thresholds": dataclasses.asdict(result.thresholds),
             "duplicate_distance": result.duplicate_distance,
+            "near_duplicates": rule_params(result.near_duplicates),
             "tiers": {tier_name(n): floor for n, floor in result.tiers.items()},
         },
         "funnel": _funnel(rows),
