@@ -202,15 +202,19 @@ def near_identical_pairs(
         if threshold is not None
     ]
     usable = np.flatnonzero(np.logical_and.reduce([_present(m) for m in checked]))
+
+    def rows(matrix: np.ndarray) -> np.ndarray:  # no copy of N vectors when all are usable
+        return matrix if len(usable) == len(matrix) else matrix[usable]
+
     if rule.embedding_similarity is not None:
         found, _ = close_pairs(
-            vectors.embeddings[usable],
+            rows(vectors.embeddings),
             min_similarity=rule.embedding_similarity,
             neighbours=neighbours,
         )
     else:
         found, _ = close_pairs(
-            vectors.descriptors[usable], max_distance=rule.face_distance, neighbours=neighbours
+            rows(vectors.descriptors), max_distance=rule.face_distance, neighbours=neighbours
         )
     pairs = usable[found] if len(found) else np.zeros((0, 2), dtype=np.int64)
     if rule.embedding_similarity is not None and rule.face_distance is not None and len(pairs):
