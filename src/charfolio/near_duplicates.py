@@ -145,7 +145,9 @@ class VectorSource:
                 f"it is older than the image tables: rerun the embed_images rule"
             )
         rows = np.array([self.rows[f] for f in files], dtype=np.int64)
-        embeddings = l2_normalise(self.embeddings[rows].reshape(len(files), -1))
+        # Stated width: reshape(0, -1) cannot infer it when no image is asked for.
+        width = self.embeddings.shape[1] if self.embeddings.ndim == 2 else 0
+        embeddings = l2_normalise(self.embeddings[rows].reshape(len(files), width))
         embeddings[~np.any(embeddings != 0, axis=1)] = np.nan
         dim = len(next(iter(self.descriptors.values()))) if self.descriptors else 0
         descriptors = np.full((len(files), dim), np.nan, dtype=np.float32)

@@ -208,3 +208,7 @@ def test_vectors_from_the_stage_files(tmp_path: Path) -> None:
     bare = load_vectors(tmp_path / "faces.parquet", tmp_path / "e.npy", tmp_path / "e.parquet")
     assert bare.take(["a.png", "d.png"]).descriptors.shape == (2, 0)
     assert len(near_identical_pairs(bare.take(["a.png", "d.png"]), RULE)) == 0
+    # No image passed the face gate (a random-weight model draws no faces): nothing to compare.
+    none = source.take([])
+    assert none.files == () and none.embeddings.shape == (0, 2)
+    assert len(near_identical_pairs(none, RULE)) == 0

@@ -101,8 +101,9 @@ def test_demo_run_from_scenarios_to_tiers(workdir):
     changed.write_text(
         Path(config_path("demo.yaml"))
         .read_text()
-        .replace("{preset: aggressive}", "{preset: aggressive, min_sharpness: 200}")
+        .replace("{preset: aggressive,", "{preset: aggressive, min_sharpness: 200,")
     )
+    assert changed.read_text() != Path(config_path("demo.yaml")).read_text()
     dry = snakemake(workdir, "-n", "--configfile", str(changed)).stdout
     assert planned_jobs(dry) == {
         "select_images": 1, "build_tier": 3, "build_catalog": 1, "build_duckdb": 1,
