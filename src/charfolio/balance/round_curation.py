@@ -3,7 +3,8 @@
 Checks, in order; a fill-in gets the first it fails as its `reject_reason`:
 
   face        unreadable | no_face | multiple_faces | partial_face  (the faces stage)
-  thresholds  low_sharpness | low_contrast | high_contrast | low_face_confidence
+  thresholds  select.core.THRESHOLD_REASONS: low_resolution ... low_sharpness |
+              low_face_confidence (the same gates and order as the main selection)
   score       low_quality_score, then below_tier_floor (the tier's own score floor)
   duplicate   a near copy (pHash) of a pool image or of a fill-in accepted before it
   quota       off_target (its measured shot type was not asked for) | surplus (it was, but
