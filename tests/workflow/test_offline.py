@@ -32,7 +32,8 @@ def test_demo_curation_training_and_storyboard_reach_no_network(workdir):
     # Every process that loaded huggingface_hub had it offline: the Snakefile's switches
     # reached the jobs before their imports, over the shell's HF_HUB_OFFLINE=0.
     modes = hub_modes(log)
-    scripts = {Path(m["argv"][0]).stem.split(".")[-1] for m in modes}  # e.g. tmpk3j9x1.train_lora.py
+    # Snakemake runs each script as e.g. tmpk3j9x1.train_lora.py: the rule is the last stem part.
+    scripts = {Path(m["argv"][0]).stem.split(".")[-1] for m in modes}
     assert {"train_lora", "render_storyboard"} <= scripts, modes
     assert all(m["offline"] for m in modes), [m for m in modes if not m["offline"]]
 
