@@ -35,3 +35,14 @@ rule all:
     default_target: True
     input:
         all_targets(),
+
+
+# `charfolio curate` targets these by name: curation alone, and the LoRAs with --train.
+rule curate_characters:
+    input:
+        curate_targets(),
+
+
+rule train_characters:
+    input:
+        train_targets(),
