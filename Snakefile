@@ -2,6 +2,7 @@
 # This file only wires: config, validation, stages, and the default target.
 from snakemake.utils import min_version
 
+from charfolio.config import check_yaml_file
 from charfolio.offline import force_offline
 
 min_version("9.0")
@@ -10,6 +11,10 @@ force_offline()
 
 
 report: "workflow/report/workflow.rst"
+
+
+# A syntax error in it fails naming its line (Snakemake's own error does not).
+check_yaml_file("config/config.yaml")
 
 
 configfile: "config/config.yaml"

@@ -18,10 +18,13 @@ from charfolio.story.settings import (
     storyboard_params,
 )
 
-validate(config, "config", "the workflow config")
+# The files in the order they were merged: the Snakefile's configfile, then --configfile's.
+_files = sorted(workflow.configfiles, key=lambda f: f in workflow.overwrite_configfiles)
+_config_source = f"the workflow config ({' + '.join(map(str, _files))})"
+validate(config, "config", _config_source)
 # What the schema cannot express (tier floors, training tiers, presets, stories), shared
 # with `charfolio validate`: a config that would fail after generation fails here.
-check_config(config, "the workflow config")
+check_config(config, _config_source)
 
 
 wildcard_constraints:

@@ -118,6 +118,15 @@ def load_yaml(path: str | os.PathLike[str]) -> dict[str, Any]:
     return data
 
 
+def check_yaml_file(path: str | os.PathLike[str]) -> None:
+    """Fail naming the line when a config file that exists is not a YAML mapping.
+
+    For the Snakefile's own `configfile:`, whose Snakemake error names neither file nor line.
+    """
+    if Path(path).is_file():
+        load_yaml(path)
+
+
 def _yaml_problem(error: yaml.YAMLError) -> str:
     mark = getattr(error, "problem_mark", None)
     where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
