@@ -109,7 +109,6 @@ METHODOLOGY_FLOORS = {20: 0.92, 70: 0.85, 100: 0.78, 200: 0.70}
 
 
 def cmd_curate(args: argparse.Namespace) -> int:
-    import contextlib
     import re
     import subprocess
 
@@ -150,29 +149,19 @@ def cmd_curate(args: argparse.Namespace) -> int:
         " + ".join([str(base_config), "charfolio curate's options", *args.config]),
     )
     out.mkdir(parents=True, exist_ok=True)
-    if args.train:
-        from charfolio.lora.base_model import require_base_model
-
-        with contextlib.chdir(out):  # relative model paths resolve where the jobs run
-            try:
-                require_base_model(
-                    config["generation"]["model"], config["training"]["backend"],
-                    config["model_cache"],
-                )  # fmt: skip
-            except FileNotFoundError as error:
-                print(f"charfolio curate --train: {error} (relative paths are looked up in "
-                      f"{out})", file=sys.stderr)  # fmt: skip
-                return 2
     with folder_lock(out, "charfolio curate"):
         curate_config = out / "config" / "curate.yaml"
         write_text_atomic(out / "config" / "config.yaml", base_config.read_text())
         write_text_atomic(characters / f"{name}.yaml", yaml.safe_dump(character, sort_keys=False))
         write_text_atomic(curate_config, yaml.safe_dump(overrides, sort_keys=False))
+        configs = [str(curate_config), *args.config]
+        if args.train and not _training_model_is_local(config, out, configs):
+            return 2
         targets = ["curate_characters", *(["train_characters"] if args.train else [])]
         cmd = [
             str(Path(sys.executable).parent / "snakemake"), "-s", str(REPO_ROOT / "Snakefile"),
             "-d", str(out), "--cores", str(args.cores), *(["-n"] if args.dry_run else []),
-            *targets, "--configfile", str(curate_config), *args.config,
+            *targets, "--configfile", *configs,
         ]  # fmt: skip
         print("running:", " ".join(cmd), flush=True)
         code = subprocess.call(cmd)
@@ -180,6 +169,26 @@ def cmd_curate(args: argparse.Namespace) -> int:
         made = "tiers, catalog, report.html, balance, captions" + (", LoRA" if args.train else "")
         print(f"done: {out / 'results' / name} ({made})")
     return code
+
+
+def _training_model_is_local(config: dict[str, Any], out: Path, configs: Sequence[str]) -> bool:
+    """Whether the model --train trains on is on disk, where the jobs look (in --out);
+    else say which key and file, and the command that fetches it."""
+    import contextlib
+
+    from charfolio.lora.base_model import require_base_model
+
+    model, training = config["generation"]["model"], config["training"]
+    with contextlib.chdir(out):
+        try:
+            require_base_model(model, training["backend"], config["model_cache"])
+        except FileNotFoundError as error:
+            fetch = " ".join(["charfolio models --config config/config.yaml",
+                              *(f"--config {c}" for c in configs)])  # fmt: skip
+            print(f"charfolio curate --train: {error}\nIn {out}, `{fetch}` fetches it "
+                  f"(on a node with internet access).", file=sys.stderr)  # fmt: skip
+            return False
+    return True
 
 
 def _curate_overrides(args: argparse.Namespace, name: str, characters: Path) -> dict[str, Any]:
