@@ -1,5 +1,5 @@
 # charfolio: character description -> curated image portfolio -> character LoRA.
-# This file only wires: config, validation, stages, and the default target.
+# This file only wires: config, validation, stages, and the targets (all; curate, train).
 from snakemake.utils import min_version
 
 from charfolio.config import check_yaml_file
