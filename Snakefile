@@ -1,7 +1,8 @@
 # charfolio: character description -> curated image portfolio -> character LoRA.
-# This file only wires: config, validation, stages, and the default target.
+# This file only wires: config, validation, stages, and the targets (all; curate, train).
 from snakemake.utils import min_version
 
+from charfolio.config import check_yaml_file
 from charfolio.offline import force_offline
 
 min_version("9.0")
@@ -10,6 +11,10 @@ force_offline()
 
 
 report: "workflow/report/workflow.rst"
+
+
+# A syntax error in it fails naming its line (Snakemake's own error does not).
+check_yaml_file("config/config.yaml")
 
 
 configfile: "config/config.yaml"
@@ -35,3 +40,14 @@ rule all:
     default_target: True
     input:
         all_targets(),
+
+
+# `charfolio curate` targets these by name: curation alone, and the LoRAs with --train.
+rule curate_characters:
+    input:
+        curate_targets(),
+
+
+rule train_characters:
+    input:
+        train_targets(),

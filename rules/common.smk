@@ -6,35 +6,29 @@ import functools
 from pathlib import Path
 
 from charfolio import versions
-from charfolio.config import ConfigError, load_character, validate
+from charfolio.config import CHARACTER_NAME, load_character, validate
+from charfolio.config_checks import check_config
 from charfolio.distribution import seed_group_count
 from charfolio.embed.stream import embedding_name
 from charfolio.llama_resources import llama_gpus, llama_mem_mb
-from charfolio.lora.presets import resolve_preset, validate_preset
+from charfolio.lora.presets import resolve_preset
 from charfolio.story.settings import (
-    check_story_config,
     story_entry,
     storyboard_inputs,
     storyboard_params,
 )
 
-validate(config, "config", "the workflow config")
-# A bad training preset fails here, before any job, naming the preset and the key.
-for _preset in config["training"]["presets"]:
-    validate_preset({"extends": _preset}, config["training"]["user_presets"])
-check_story_config(config)  # e.g. reference_guided without story.ip_adapter
-# training.tier_variant refined trains on tier_{n}_refined/, which needs refinement rounds.
-_rounds = config["balance"]["refine"]["rounds"]
-if config["training"]["tier_variant"] == "refined" and _rounds < 1:
-    raise ConfigError(
-        "training.tier_variant is refined but balance.refine.rounds is 0, so no refined tier "
-        "is built; set balance.refine.rounds to 1 or more, or training.tier_variant to tier "
-        "or balanced"
-    )
+# The files in the order they were merged: the Snakefile's configfile, then --configfile's.
+_files = sorted(workflow.configfiles, key=lambda f: f in workflow.overwrite_configfiles)
+_config_source = f"the workflow config ({' + '.join(map(str, _files))})"
+validate(config, "config", _config_source)
+# What the schema cannot express (tier floors, training tiers, presets, stories), shared
+# with `charfolio validate`: a config that would fail after generation fails here.
+check_config(config, _config_source)
 
 
 wildcard_constraints:
-    character=r"[a-z0-9][a-z0-9_]*",
+    character=CHARACTER_NAME,
     seed=r"\d+",
     n=r"\d+",
     k=r"\d+",
@@ -306,25 +300,43 @@ def story_targets(name):
     return [*boards, f"results/{name}/ablation.html"]
 
 
+def curation_targets(name):
+    """What curating a character makes: its tiers, catalog, report, the training tiers'
+    balance, and (a folder's images have no prompt) its captions."""
+    targets = expand("results/{character}/tier_{n}", character=name, n=tier_sizes())
+    targets += [f"results/{name}/catalog.parquet", f"results/{name}/report.html"]
+    # balance matters for what is trained on: the training tiers (any tier on request)
+    targets += expand(
+        "results/{character}/balance/tier_{n}.json",
+        character=name,
+        n=config["training"]["tiers"],
+    )
+    if character(name).image_folder:
+        targets.append(f"results/{name}/captions.parquet")
+    return targets
+
+
+def curate_targets():
+    """`charfolio curate`'s default: curation only, never training (see train_targets)."""
+    targets = [t for name in config["characters"] for t in curation_targets(name)]
+    return [*targets, "results/catalog.duckdb"]
+
+
+def train_targets():
+    """`charfolio curate --train`: the LoRAs of training.presets x training.tiers."""
+    return [t for name in config["characters"] for t in lora_targets(name)]
+
+
 def all_targets():
     targets = []
     for name in config["characters"]:
         if not character(name).image_folder:
             targets.append(f"results/{name}/scenarios.parquet")
         targets += image_tables(name)
-        targets += expand(
-            "results/{character}/tier_{n}", character=name, n=tier_sizes()
-        )
-        targets += [f"results/{name}/catalog.parquet", f"results/{name}/report.html"]
+        targets += curation_targets(name)
         targets += lora_targets(name)
         targets += story_targets(name)
         targets.append(f"results/{name}/checkpoint_report.html")
-        # balance matters for what is trained on: the training tiers (any tier on request)
-        targets += expand(
-            "results/{character}/balance/tier_{n}.json",
-            character=name,
-            n=config["training"]["tiers"],
-        )
         targets += refine_targets(name)
     targets.append("results/catalog.duckdb")
     return targets

@@ -88,6 +88,11 @@ def connect(db: PathLike) -> Any:
 
 def _fetch(con: Any, sql: str, params: dict[str, Any] | None = None) -> Result:
     cursor = con.execute(sql, params) if params else con.execute(sql)
+    if cursor is None:  # duckdb returns no cursor for text without a statement ("", "--")
+        raise ValueError(
+            'no SQL statement to run; give one, e.g. "SELECT verdict, count(*) FROM catalog '
+            'GROUP BY 1"'
+        )
     if cursor.description is None:  # a statement without a result set
         return Result((), [])
     return Result(tuple(d[0] for d in cursor.description), cursor.fetchall())

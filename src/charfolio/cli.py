@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import sys
 from collections.abc import Callable, Sequence
@@ -20,12 +21,23 @@ _COMMANDS: dict[str, Command] = {}
 
 def _load_config(paths: Sequence[str]) -> dict[str, Any]:
     """Merge config files like Snakemake does (later files override), then validate."""
-    from charfolio.config import load_yaml, validate
+    from charfolio.config import load_yaml
+
+    return _checked_config([load_yaml(path) for path in paths], " + ".join(paths))
+
+
+def _checked_config(layers: Sequence[dict[str, Any]], source: str) -> dict[str, Any]:
+    """Merge config mappings (later ones override), validate them and run the cross-key
+    checks: exactly what rules/common.smk does at DAG time."""
+    from charfolio.config import validate
+    from charfolio.config_checks import check_config
 
     merged: dict[str, Any] = {}
-    for path in paths:
-        _deep_update(merged, load_yaml(path))
-    return validate(merged, "config", " + ".join(paths))
+    for layer in layers:
+        _deep_update(merged, copy.deepcopy(layer))
+    config = validate(merged, "config", source)
+    check_config(config, source)
+    return config
 
 
 def _deep_update(base: dict[str, Any], extra: dict[str, Any]) -> None:
@@ -92,15 +104,28 @@ def cmd_regenerate(args: argparse.Namespace) -> int:
     return 0
 
 
+# The methodology's tier score floors (specs); other sizes take the next larger one's.
+METHODOLOGY_FLOORS = {20: 0.92, 70: 0.85, 100: 0.78, 200: 0.70}
+
+
 def cmd_curate(args: argparse.Namespace) -> int:
-    import shutil
+    import re
     import subprocess
 
     import yaml
 
-    from charfolio.config import REPO_ROOT
+    from charfolio.atomic import write_text_atomic
+    from charfolio.config import CHARACTER_NAME, REPO_ROOT, load_yaml, validate
+    from charfolio.folder_lock import folder_lock
     from charfolio.ingest import find_images
 
+    # Everything is checked before anything is written: a bad name, folder or config
+    # leaves --out as it was.
+    if args.name is not None and not re.fullmatch(CHARACTER_NAME, args.name):
+        print(f"charfolio curate: --name {args.name!r} is not a character name; use "
+              f"{CHARACTER_NAME} (lowercase letters, digits, _), as it names "
+              f"results/<name>/ and config/characters/<name>.yaml", file=sys.stderr)  # fmt: skip
+        return 2
     folder = Path(args.folder).expanduser().resolve()
     if not folder.is_dir() or not find_images(folder):
         print(f"charfolio curate: {folder} is not a folder of images", file=sys.stderr)
@@ -108,9 +133,7 @@ def cmd_curate(args: argparse.Namespace) -> int:
     out = Path(args.out).expanduser().resolve()
     name = args.name or _safe_name(folder.name)
     characters = out / "config" / "characters"
-    characters.mkdir(parents=True, exist_ok=True)
-    # The workflow's own config/config.yaml is the base; curate.yaml says what differs.
-    shutil.copyfile(REPO_ROOT / "config" / "config.yaml", out / "config" / "config.yaml")
+    base_config = REPO_ROOT / "config" / "config.yaml"  # the workflow's own config is the base
     character = {
         "name": name,
         "token": args.token,
@@ -119,7 +142,57 @@ def cmd_curate(args: argparse.Namespace) -> int:
         "base_seed": 0,
         "image_folder": str(folder),
     }
-    (characters / f"{name}.yaml").write_text(yaml.safe_dump(character, sort_keys=False))
+    validate(dict(character), "character", "charfolio curate's --token and --class-word")
+    overrides = _curate_overrides(args, name, characters)
+    config = _checked_config(
+        [load_yaml(base_config), overrides, *(load_yaml(path) for path in args.config)],
+        " + ".join([str(base_config), "charfolio curate's options", *args.config]),
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    with folder_lock(out, "charfolio curate"):
+        curate_config = out / "config" / "curate.yaml"
+        write_text_atomic(out / "config" / "config.yaml", base_config.read_text())
+        write_text_atomic(characters / f"{name}.yaml", yaml.safe_dump(character, sort_keys=False))
+        write_text_atomic(curate_config, yaml.safe_dump(overrides, sort_keys=False))
+        configs = [str(curate_config), *args.config]
+        if args.train and not _training_model_is_local(config, out, configs):
+            return 2
+        targets = ["curate_characters", *(["train_characters"] if args.train else [])]
+        cmd = [
+            str(Path(sys.executable).parent / "snakemake"), "-s", str(REPO_ROOT / "Snakefile"),
+            "-d", str(out), "--cores", str(args.cores), *(["-n"] if args.dry_run else []),
+            *targets, "--configfile", *configs,
+        ]  # fmt: skip
+        print("running:", " ".join(cmd), flush=True)
+        code = subprocess.call(cmd)
+    if code == 0 and not args.dry_run:
+        made = "tiers, catalog, report.html, balance, captions" + (", LoRA" if args.train else "")
+        print(f"done: {out / 'results' / name} ({made})")
+    return code
+
+
+def _training_model_is_local(config: dict[str, Any], out: Path, configs: Sequence[str]) -> bool:
+    """Whether the model --train trains on is on disk, where the jobs look (in --out);
+    else say which key and file, and the command that fetches it."""
+    import contextlib
+
+    from charfolio.lora.base_model import require_base_model
+
+    model, training = config["generation"]["model"], config["training"]
+    with contextlib.chdir(out):
+        try:
+            require_base_model(model, training["backend"], config["model_cache"])
+        except FileNotFoundError as error:
+            fetch = " ".join(["charfolio models --config config/config.yaml",
+                              *(f"--config {c}" for c in configs)])  # fmt: skip
+            print(f"charfolio curate --train: {error}\nIn {out}, `{fetch}` fetches it "
+                  f"(on a node with internet access).", file=sys.stderr)  # fmt: skip
+            return False
+    return True
+
+
+def _curate_overrides(args: argparse.Namespace, name: str, characters: Path) -> dict[str, Any]:
+    """What curate.yaml changes in the workflow's config for one folder of images."""
     overrides: dict[str, Any] = {
         "characters": [name],
         "character_dir": str(characters),
@@ -129,28 +202,18 @@ def cmd_curate(args: argparse.Namespace) -> int:
         "captions": {"template": args.caption},  # a folder's images have no prompt
     }
     if args.tier:
-        # The requested tiers only, with the methodology's floor where it names one.
-        floors = {20: 0.92, 70: 0.85, 100: 0.78, 200: 0.70}
+        sizes = sorted(set(args.tier))
         overrides["curation"]["tiers"] = [
-            {"size": n, "floor": floors.get(n) if args.floors else None}
-            for n in sorted(set(args.tier))
+            {"size": n, "floor": methodology_floor(n) if args.floors else None} for n in sizes
         ]
-    curate_config = out / "config" / "curate.yaml"
-    curate_config.write_text(yaml.safe_dump(overrides, sort_keys=False))
-    configs = [str(curate_config), *args.config]
-    _load_config([str(out / "config" / "config.yaml"), *configs])  # fail here, not in Snakemake
-    targets = [f"results/{name}/tier_{n}" for n in args.tier] if args.tier else []
-    cmd = [
-        str(Path(sys.executable).parent / "snakemake"), "-s", str(REPO_ROOT / "Snakefile"),
-        "-d", str(out), "--cores", str(args.cores), *targets, "--configfile", *configs,
-    ]  # fmt: skip
-    print("running:", " ".join(cmd), flush=True)
-    code = subprocess.call(cmd)
-    if code == 0:
-        print(
-            f"done: {out / 'results' / name} (tiers, selection_report.json, faces/quality tables)"
-        )
-    return code
+        overrides["training"] = {"tiers": sizes}  # balanced, and trained on with --train
+    return overrides
+
+
+def methodology_floor(size: int) -> float | None:
+    """The floor of the smallest methodology tier at least `size` big (None past the largest):
+    floors then never rise with size, which nested tiers need."""
+    return next((f for n, f in sorted(METHODOLOGY_FLOORS.items()) if n >= size), None)
 
 
 def _safe_name(text: str) -> str:
@@ -208,7 +271,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("folder", help="a folder of images; top-level subfolders count as seed groups")
     p.add_argument("--out", required=True, help="working folder: config/ and results/ go here")
     p.add_argument(
-        "--tier", type=int, action="append", help="tier size to build (repeatable; default all)"
+        "--tier",
+        type=int,
+        action="append",
+        help="tier size to build (repeatable; default: curation.tiers); also the tiers --train "
+        "trains on",
     )
     p.add_argument("--name", help="character name (default: from the folder name)")
     p.add_argument("--token", default="subject", help="caption trigger word")
@@ -226,7 +293,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--preset", choices=["conservative", "balanced", "aggressive"], default="balanced"
     )
     p.add_argument("--floors", action="store_true",
-                   help="apply the methodology's tier score floors (0.92/0.85/0.78/0.70)")  # fmt: skip
+                   help="apply the methodology's tier score floors (0.92/0.85/0.78/0.70 for "
+                   "20/70/100/200; other sizes take the next larger tier's)")  # fmt: skip
+    p.add_argument("--train", action="store_true",
+                   help="also train a LoRA on the tiers (training.tiers, or --tier) with "
+                   "training.presets; needs generation.model locally (`charfolio models`)")  # fmt: skip
+    p.add_argument("-n", "--dry-run", action="store_true",
+                   help="show the jobs Snakemake would run, run none")  # fmt: skip
     p.add_argument("--config", action="append", default=[], help="extra config files (override)")
     p.add_argument("--cores", default="all")
     p.set_defaults(func=cmd_curate)
@@ -260,6 +333,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from charfolio.config import ConfigError, ModelFileError
+    from charfolio.folder_lock import FolderBusyError
     from charfolio.offline import force_offline
 
     if args.command != "models":  # only `charfolio models` may reach a model hub
@@ -267,7 +341,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         return int(args.func(args))
-    except (ConfigError, ModelFileError, FileNotFoundError) as error:
+    except (ConfigError, ModelFileError, FileNotFoundError, FolderBusyError) as error:
         print(f"charfolio {args.command}: {error}", file=sys.stderr)
         return 2
 

@@ -23,6 +23,10 @@ SCHEMA_DIR = Path(os.environ.get("CHARFOLIO_SCHEMA_DIR", REPO_ROOT / "workflow" 
 # Model weights are read only from formats that cannot execute code on load.
 SAFE_MODEL_SUFFIXES = (".safetensors", ".onnx", ".gguf")
 PICKLE_SUFFIXES = (".ckpt", ".pt", ".pth", ".bin", ".pkl", ".pickle")
+# The schemas mark every key that names a model file or folder with this format.
+MODEL_FILE_FORMAT = "model-file"
+# A character name: the {character} wildcard, a results/ folder and a character file's stem.
+CHARACTER_NAME = r"[a-z0-9][a-z0-9_]*"
 
 
 class ConfigError(ValueError):
@@ -48,10 +52,32 @@ def _with_defaults(validator_class: type[jsonschema.protocols.Validator]) -> typ
 
 
 _DefaultFillingValidator = _with_defaults(jsonschema.Draft202012Validator)
+_FORMATS = jsonschema.FormatChecker(formats=())
+
+
+@_FORMATS.checks(MODEL_FILE_FORMAT)
+def _is_not_pickle(value: object) -> bool:
+    return not (isinstance(value, str) and is_pickle_name(value))
+
+
+def is_pickle_name(name: str) -> bool:
+    """Whether a model file name has a pickle suffix (a format that can run code on load)."""
+    return Path(name).suffix.lower() in PICKLE_SUFFIXES
+
+
+def pickle_fix(key: str, name: str) -> str:
+    """The refusal of a pickle model file a config key names, and what to do instead."""
+    return (
+        f"{key}: {name!r} is a pickle file ({Path(name).suffix}), which can run code when "
+        f"loaded; convert it to .safetensors (or use an ONNX or GGUF file, or a diffusers "
+        f"folder of .safetensors) and point {key} at that"
+    )
 
 
 def _describe(error: jsonschema.ValidationError) -> str:
     key = ".".join(str(p) for p in error.absolute_path) or "(top level)"
+    if error.validator == "format" and error.validator_value == MODEL_FILE_FORMAT:
+        return pickle_fix(key, error.instance)
     if error.validator == "enum":
         allowed = ", ".join(repr(v) for v in error.validator_value)
         return f"{key}: {error.instance!r} is not allowed; use one of {allowed}"
@@ -71,7 +97,8 @@ def validate(data: dict[str, Any], schema_name: str, source: str) -> dict[str, A
     """Validate `data` in place against a named schema, filling defaults; raise ConfigError."""
     schema = load_schema(schema_name)
     errors = sorted(
-        _DefaultFillingValidator(schema).iter_errors(data), key=lambda e: list(e.absolute_path)
+        _DefaultFillingValidator(schema, format_checker=_FORMATS).iter_errors(data),
+        key=lambda e: list(e.absolute_path),
     )
     if errors:
         lines = "\n".join(f"  - {_describe(e)}" for e in errors)
@@ -80,11 +107,34 @@ def validate(data: dict[str, Any], schema_name: str, source: str) -> dict[str, A
 
 
 def load_yaml(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """A YAML file's top-level mapping; a syntax error names the file, the line and the fix."""
     with open(path, encoding="utf-8") as fh:
-        data = yaml.safe_load(fh) or {}
+        try:
+            data = yaml.safe_load(fh) or {}
+        except yaml.YAMLError as error:
+            raise ConfigError(f"{path} is not valid YAML: {_yaml_problem(error)}") from error
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level, got {type(data).__name__}")
     return data
+
+
+def check_yaml_file(path: str | os.PathLike[str]) -> None:
+    """Fail naming the line when a config file that exists is not a YAML mapping.
+
+    For the Snakefile's own `configfile:`, whose Snakemake error names neither file nor line.
+    """
+    if Path(path).is_file():
+        load_yaml(path)
+
+
+def _yaml_problem(error: yaml.YAMLError) -> str:
+    mark = getattr(error, "problem_mark", None)
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+    problem = getattr(error, "problem", None) or str(error)
+    return (
+        f"{problem}{where}; fix the syntax there (indent with spaces, not tabs; close every "
+        f"bracket and quote)"
+    )
 
 
 @dataclass(frozen=True)

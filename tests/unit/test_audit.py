@@ -283,3 +283,12 @@ def test_cli_names_a_missing_database(tmp_path: Path, capsys: pytest.CaptureFixt
 def test_text_table_of_no_rows(db: Path) -> None:
     text = format_text(run_query(db, "duplicates", "bob"))
     assert text.splitlines()[-1] == "(0 rows)"
+
+
+@pytest.mark.parametrize("statement", ["", "   ", " ; ", "-- only a comment"])
+def test_cli_refuses_an_empty_statement(
+    db: Path, capsys: pytest.CaptureFixture[str], statement: str
+) -> None:
+    code, out, err = _cli(["audit", "sql", statement, "--db", str(db)], capsys)
+    assert code == 2 and out == ""
+    assert "no SQL statement" in err and "SELECT" in err

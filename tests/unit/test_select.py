@@ -28,7 +28,7 @@ from charfolio.select import (
     selection_report,
     thresholds_from_config,
 )
-from charfolio.select.thresholds import check_tiers
+from charfolio.tier_floors import check_tiers
 from tests.unit.photo_support import MILD_EDITS, clean_portraits, face_descriptor
 
 BALANCED = PRESETS["balanced"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +14,7 @@ import yaml
 
 from charfolio.generation.backends import RenderRequest, create_image_backend
 
-from .conftest import config_path, snakemake
+from .conftest import config_path, planned_jobs, snakemake
 
 CHARFOLIO = str(Path(sys.executable).parent / "charfolio")
 
@@ -75,3 +77,57 @@ def test_unconfigured_tier_fails_before_any_job(workdir):
     )
     assert result.returncode != 0
     assert "tier_50 is not configured" in result.stdout + result.stderr
+
+
+def test_curate_plans_curation_only_unless_train(photo_folder, tmp_path):
+    out = tmp_path / "out"
+    curate = [CHARFOLIO, "curate", str(photo_folder), "--out", str(out), "--dry-run"]
+    result = subprocess.run(curate, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    jobs = planned_jobs(result.stdout)
+    assert "train_lora" not in jobs
+    assert jobs["build_tier"] == 5 and jobs["caption_images"] == 1  # curation.tiers, captions
+    for rule in ("build_catalog", "write_report", "analyze_balance", "build_duckdb"):
+        assert jobs[rule] >= 1, rule
+    # --train adds the LoRA (the tiny model: training.backend tiny needs no model file)
+    tiny = tmp_path / "tiny_training.yaml"
+    tiny.write_text("training: {backend: tiny}\n")
+    result = subprocess.run([*curate, "--tier", "8", "--train", "--config", str(tiny)],
+                            capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    jobs = planned_jobs(result.stdout)
+    assert jobs["train_lora"] == 1 and jobs["build_tier"] == 1
+
+
+def test_a_second_curate_into_the_same_out_changes_nothing(photo_folder, tmp_path):
+    """Two real processes: the first holds --out (its Snakemake blocks reading a FIFO config,
+    so it is still running however slow the machine); the second must fail at once."""
+    out = tmp_path / "out"
+    fifo = tmp_path / "held.yaml"
+    os.mkfifo(fifo)
+    first = subprocess.Popen(
+        [CHARFOLIO, "curate", str(photo_folder), "--out", str(out), "--name", "first",
+         "--config", str(fifo)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+    )  # fmt: skip
+    try:
+        fifo.write_text("{}\n")  # curate's own check reads it once; Snakemake waits for more
+        lines = []
+        while not (line := first.stdout.readline()).startswith("running:"):
+            assert line, "".join(lines)  # the first curate ended before running Snakemake
+            lines.append(line)
+        config = out / "config"
+        before = {p: p.read_bytes() for p in config.rglob("*") if p.is_file()}
+        second = subprocess.run(
+            [CHARFOLIO, "curate", str(photo_folder), "--out", str(out), "--name", "second",
+             "--tier", "8"],
+            capture_output=True, text=True, timeout=600,
+        )  # fmt: skip
+        assert second.returncode == 2, second.stdout + second.stderr
+        assert f"{out} is in use by another charfolio curate (pid {first.pid}" in second.stderr
+        assert {p: p.read_bytes() for p in config.rglob("*") if p.is_file()} == before
+        assert not (config / "characters" / "second.yaml").exists()
+        assert first.poll() is None  # the first one was running throughout
+    finally:
+        os.killpg(first.pid, signal.SIGTERM)
+        first.wait(timeout=60)

@@ -185,3 +185,34 @@ def test_bad_training_preset_fails_before_any_job(workdir):
     assert result.returncode != 0
     assert "learning_rte" in result.stdout + result.stderr
     assert not (workdir / "results").exists()
+
+
+def test_tier_mistakes_fail_at_dag_time_naming_the_file(workdir):
+    bad = workdir / "bad.yaml"
+    bad.write_text("curation:\n  tiers: [{size: 20, floor: 0.5}, {size: 70, floor: 0.9}]\n")
+    result = snakemake(workdir, "-n", "--configfile", str(bad), check=False)
+    err = result.stdout + result.stderr
+    assert result.returncode != 0 and str(bad) in err
+    assert "tier 70 has floor 0.9, above tier 20's floor 0.5" in err
+    assert "training.tiers: [70]" not in err  # 70 is a configured tier here
+    bad.write_text("curation:\n  tiers: [{size: 20}, {size: 100}]\n")
+    result = snakemake(workdir, "-n", "--configfile", str(bad), check=False)
+    assert result.returncode != 0
+    assert "training.tiers: [70] is not in curation.tiers" in result.stdout + result.stderr
+
+
+def test_malformed_config_yaml_fails_without_a_traceback(tmp_path):
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "config.yaml").write_text("curation:\n  k: [1,\n")
+    result = snakemake(tmp_path, "-n", check=False)
+    err = result.stdout + result.stderr
+    assert result.returncode != 0 and "Traceback" not in err
+    assert "config/config.yaml is not valid YAML" in err and "line 3" in err
+    # --configfile files are read by Snakemake before the Snakefile runs: its own message
+    # (no file name; `charfolio validate` names it) and no traceback either.
+    (tmp_path / "config" / "config.yaml").unlink()
+    (tmp_path / "bad.yaml").write_text("curation:\n  k: [1,\n")
+    result = snakemake(tmp_path, "-n", "--configfile", str(tmp_path / "bad.yaml"), check=False)
+    err = result.stdout + result.stderr
+    assert result.returncode != 0 and "Traceback" not in err
+    assert "not valid JSON or YAML" in err

@@ -121,6 +121,7 @@ def folder_config(tmp_path: Path, workdir: Path) -> str:
         "faces": {"backend": "dlib"}, "embeddings": {"backend": "colour_layout"},
         "curation": {"k": 2, "thresholds": {"preset": "aggressive"},
                      "tiers": [{"size": 4, "floor": None}]},
+        "training": {"tiers": [4]},  # a training tier must be a curation tier
         "captions": {"template": "{token} {class_word}, {shot_type}, short brown hair"},
     }  # fmt: skip
     return _config(workdir, "folder.yaml", yaml.safe_dump(config))

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from charfolio.lazy import lazy_exports
+from charfolio.lora.base_model import require_base_model
 from charfolio.lora.presets import (
     BUILTIN_PRESETS,
     FIELDS,
@@ -82,6 +83,8 @@ def train_lora(
     against `user_presets` and the built-in ones. Rerunning after a kill resumes from the
     last saved state; `stop_after_epoch` / `stop_after_step` end a run early, resumably.
     """
+    # First: a missing model is a setup step (`charfolio models`), so say so before loading.
+    require_base_model(model_cfg, backend, model_cache)
     from charfolio.lora.session import TrainingJob
     from charfolio.lora.train import LoraTrainer
 

@@ -20,8 +20,9 @@ from typing import Any
 from charfolio import tables
 from charfolio.near_duplicates import NearDuplicateRule, VectorSource
 from charfolio.select.strategies import DEFAULT_STRATEGY, Candidate, rank
-from charfolio.select.thresholds import DEFAULT_TIERS, Thresholds, check_tiers, tier_name
+from charfolio.select.thresholds import DEFAULT_TIERS, Thresholds, tier_name
 from charfolio.select.uniqueness import Duplicate, find_copies
+from charfolio.tier_floors import check_tiers
 
 FACE_REASONS = ("unreadable", "no_face", "multiple_faces", "partial_face")
 # The order is the order of the checks: a defect that also lowers the measured sharpness

@@ -25,7 +25,8 @@ from charfolio.near_duplicates import (
 )
 from charfolio.select.core import SelectionResult, SelectionRow, select
 from charfolio.select.report import selection_report
-from charfolio.select.thresholds import Thresholds, check_tiers, tier_name
+from charfolio.select.thresholds import Thresholds, tier_name
+from charfolio.tier_floors import check_tiers
 
 PathLike = str | os.PathLike[str]
 _PARAMS_KEY = b"charfolio.selection"

@@ -129,22 +129,3 @@ def thresholds_from_config(
 
 def tier_name(n: int) -> str:
     return f"tier_{n}"
-
-
-def check_tiers(tiers: Mapping[int, float | None]) -> list[tuple[int, float | None]]:
-    """Tiers sorted by size, checked to have positive sizes and floors that never rise."""
-    ordered = sorted((int(n), floor) for n, floor in tiers.items())
-    previous: float | None = None
-    for n, floor in ordered:
-        if n < 1:
-            raise ValueError(f"tier size must be positive, got {n}")
-        if floor is not None and not 0.0 <= floor <= 1.0:
-            raise ValueError(f"tier {n} floor {floor} is outside [0, 1]")
-        low = float("-inf") if floor is None else floor
-        if previous is not None and low > previous:
-            raise ValueError(
-                f"tier {n} has floor {floor}, above a smaller tier's {previous}; floors must not "
-                f"rise with tier size, or larger tiers could not contain the smaller ones"
-            )
-        previous = low
-    return ordered
