@@ -9,7 +9,8 @@ rule build_catalog:
         selection="results/{character}/selection.parquet",
         tiers=tier_dirs,
     output:
-        "results/{character}/catalog.parquet",
+        # Kept while the job runs and swapped in whole: queries over it never find it missing.
+        update("results/{character}/catalog.parquet"),
     log:
         "results/{character}/logs/build_catalog.log",
     conda:
@@ -28,7 +29,9 @@ rule build_duckdb:
     input:
         all_catalogs,
     output:
-        "results/catalog.duckdb",
+        # update(): Snakemake keeps the old file while the job runs (and restores it if the
+        # job fails); build_duckdb swaps the new one in, so audits never find it missing.
+        update("results/catalog.duckdb"),
     log:
         "results/logs/build_duckdb.log",
     conda:
@@ -48,11 +51,14 @@ rule write_report:
         catalog="results/{character}/catalog.parquet",
         report="results/{character}/selection_report.json",
     output:
-        report(
-            "results/{character}/report.html",
-            caption="../workflow/report/curation_report.rst",
-            category="Curation",
-            labels={"character": "{character}", "artifact": "report"},
+        # update(): an open report reloads the old page, never a missing one, during a rerun.
+        update(
+            report(
+                "results/{character}/report.html",
+                caption="../workflow/report/curation_report.rst",
+                category="Curation",
+                labels={"character": "{character}", "artifact": "report"},
+            )
         ),
     log:
         "results/{character}/logs/write_report.log",

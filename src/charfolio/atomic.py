@@ -18,10 +18,11 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(fd)
     tmp = Path(tmp_name)
-    # mkstemp makes the file 0600; artifacts get the usual umask-based mode, like open() would.
-    os.chmod(tmp, 0o666 & ~_umask())
     try:
         yield tmp
+        # mkstemp makes the file 0600, and some writers (safetensors) replace it with their own
+        # 0600 file: set the usual umask-based mode last, as open() would have made it.
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
@@ -31,6 +32,17 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def make_staging_dir(parent: str | os.PathLike[str], prefix: str, suffix: str = "") -> Path:
+    """A new empty directory in `parent` to build a directory artifact in, then rename.
+
+    mkdtemp makes it 0700, which would stay private once renamed into place: it gets the
+    umask-based mode mkdir() gives, so colleagues in the project's group can read it.
+    """
+    path = Path(tempfile.mkdtemp(prefix=prefix, suffix=suffix, dir=parent))
+    path.chmod(0o777 & ~_umask())
+    return path
 
 
 def write_bytes_atomic(target: str | os.PathLike[str], data: bytes) -> None:

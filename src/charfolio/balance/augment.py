@@ -36,7 +36,6 @@ import io
 import os
 import re
 import shutil
-import tempfile
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -46,7 +45,7 @@ from typing import Any
 from PIL import Image
 
 from charfolio import tables
-from charfolio.atomic import replace_dir
+from charfolio.atomic import make_staging_dir, replace_dir
 from charfolio.balance.analyze import BalanceRules, balance_report, measure, write_report
 from charfolio.balance.caption_lint import lint_captions
 from charfolio.balance.shots import (
@@ -422,8 +421,7 @@ def augment_tier(
     rows = [inputs.balance[m["file"]] for m in inputs.manifest]
     donors, skipped = candidate_crops(rows, rules.shots, min_crop_side)
     chosen = choose_crops(rows, donors, targets, max_new)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".tmp", dir=out_dir.parent))
-    tmp.chmod(0o755)  # mkdtemp makes it private; the set is an ordinary shared directory
+    tmp = make_staging_dir(out_dir.parent, prefix=f".{out_dir.name}.", suffix=".tmp")
     try:
         built = _build(
             tmp,

@@ -1,8 +1,10 @@
 """Embed a list of images into an .npy file batch by batch, with a row index table.
 
 The (N, D) float32 output is a memory-mapped .npy allocated at its final size, so memory
-stays flat for any N: only one batch of decoded images is ever held. It is written under
-a temporary name and renamed on success, so a killed job leaves no partial file.
+stays flat for any N: only one batch of decoded images is ever held. Its disk space is
+allocated before the first batch, so a full disk fails at the start with a message instead
+of a SIGBUS mid-way. It is written under a temporary name and renamed on success, so a
+killed job leaves no partial file.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from charfolio import tables
 from charfolio.atomic import atomic_path
 from charfolio.embed.base import ImageEmbedder, create_embedder
 from charfolio.imaging import read_rgb
+from charfolio.mapped_npy import create_mapped_npy
 from charfolio.progress import Progress
 
 
@@ -51,7 +54,8 @@ def embed_images(
             with open(tmp, "wb") as fh:  # a handle: np.save would append .npy to the name
                 np.save(fh, np.zeros((0, dim), dtype=np.float32), allow_pickle=False)
         else:
-            out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=(n, dim))
+            # Allocated in full first: a full disk is then an error here, not a SIGBUS later.
+            out = create_mapped_npy(tmp, (n, dim), np.float32, target=out_npy)
             for start in range(0, n, batch_size):
                 chunk = paths[start : start + batch_size]
                 index.extend(_embed_batch(chunk, start, Path(root), embedder, out, log))

@@ -16,7 +16,6 @@ import io
 import json
 import os
 import shutil
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -26,7 +25,7 @@ import pyarrow as pa
 from PIL import Image
 
 from charfolio import tables
-from charfolio.atomic import replace_dir, write_text_atomic
+from charfolio.atomic import make_staging_dir, replace_dir, write_text_atomic
 from charfolio.evaluate.checkpoints import LoraCheckpoint, list_checkpoints
 from charfolio.evaluate.references import References, load_references
 from charfolio.evaluate.scoring import CHECKPOINT_SCORES, ImageScorer, TextImageScoring
@@ -79,7 +78,7 @@ def render_and_score(
         raise ValueError("the prompt suite is empty")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".images.", dir=out_dir))
+    staging = make_staging_dir(out_dir, prefix=".images.")
     progress = Progress(len(checkpoints) * len(suite), f"render {preset}/tier_{tier}", log)
     rows: list[dict[str, Any]] = []
     try:

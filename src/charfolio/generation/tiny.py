@@ -45,6 +45,7 @@ from transformers import (
     CLIPVisionModelWithProjection,
 )
 
+from charfolio.atomic import make_staging_dir
 from charfolio.generation.backends import register_image_backend
 from charfolio.generation.diffusers_backend import DiffusersBackend
 from charfolio.generation.pipelines import PIPELINE_CLASSES
@@ -217,7 +218,7 @@ def build_folder_once(folder: Path, build: Callable[[Path], object]) -> Path:
     if folder.is_dir():
         return folder
     folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    tmp = make_staging_dir(folder.parent, prefix=f".{folder.name}.")
     try:
         build(tmp)
         os.rename(tmp, folder)

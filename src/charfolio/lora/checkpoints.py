@@ -16,7 +16,6 @@ import json
 import os
 import random
 import shutil
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,7 @@ import numpy as np
 import safetensors.torch
 import torch
 
-from charfolio.atomic import write_text_atomic
+from charfolio.atomic import atomic_path, make_staging_dir, write_text_atomic
 
 STATE_FORMAT = 1
 LATEST = "latest.json"
@@ -135,9 +134,10 @@ def save_state(state_root: str | os.PathLike[str], state: SavedState) -> Path:
         "rng": encoder.encode(state.rng),
         "extra": encoder.encode(state.extra),
     }
-    tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=root))
+    tmp = make_staging_dir(root, prefix=f".{name}.")
     try:
-        safetensors.torch.save_file(encoder.tensors, tmp / "tensors.safetensors")
+        with atomic_path(tmp / "tensors.safetensors") as tensors:  # its mode follows the umask
+            safetensors.torch.save_file(encoder.tensors, tensors)
         (tmp / "state.json").write_text(json.dumps(document), encoding="utf-8")
         target = root / name
         if target.exists():  # the same position saved again (a rerun): replace it

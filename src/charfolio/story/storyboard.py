@@ -23,7 +23,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -33,7 +32,7 @@ from typing import Any, Protocol
 import numpy as np
 from PIL import Image
 
-from charfolio.atomic import write_text_atomic
+from charfolio.atomic import make_staging_dir, write_text_atomic
 from charfolio.digest import sha256_file
 from charfolio.story.contact_sheet import SheetFrame, contact_sheet
 from charfolio.story.frames import StoryError, StoryFrames, frame_prompt, read_frames
@@ -267,7 +266,7 @@ def write_storyboard(
     out_dir.mkdir(parents=True, exist_ok=True)
     for stale in out_dir.glob(f"{STAGING_PREFIX}*"):  # left by a killed job
         shutil.rmtree(stale, ignore_errors=True)
-    staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=out_dir))
+    staging = make_staging_dir(out_dir, prefix=STAGING_PREFIX)
     try:
         entries = []
         for frame in rendered:
