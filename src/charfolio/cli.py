@@ -99,10 +99,10 @@ def cmd_curate(args: argparse.Namespace) -> int:
     import yaml
 
     from charfolio.config import REPO_ROOT
-    from charfolio.ingest import find_images
+    from charfolio.folder_listing import list_folder
 
     folder = Path(args.folder).expanduser().resolve()
-    if not folder.is_dir() or not find_images(folder):
+    if not folder.is_dir() or not list_folder(folder).entries:
         print(f"charfolio curate: {folder} is not a folder of images", file=sys.stderr)
         return 2
     out = Path(args.out).expanduser().resolve()
