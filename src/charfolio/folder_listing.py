@@ -31,6 +31,7 @@ import stat
 from collections import Counter, deque
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from charfolio.regular_file import file_kind
 
@@ -55,11 +56,11 @@ SIDECARS: dict[str, str] = {
 def is_sidecar(name: str) -> bool:
     """A known non-image companion file, by its name or its extension (any case)."""
     name = name.lower()
-    return name in SIDECARS or os.path.splitext(name)[1] in SIDECARS
+    dot = name.rfind(".")
+    return name in SIDECARS or (dot > 0 and name[dot:] in SIDECARS)
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(NamedTuple):  # a tuple, not a dataclass: 100k of them are made at DAG time
     """One file of the folder, as found (`relative` is walked through links, "/"-separated)."""
 
     relative: str
