@@ -102,7 +102,12 @@ def cmd_curate(args: argparse.Namespace) -> int:
     from charfolio.folder_listing import list_folder
 
     folder = Path(args.folder).expanduser().resolve()
-    if not folder.is_dir() or not list_folder(folder).entries:
+    try:
+        entries = list_folder(folder).entries
+    except OSError as error:  # missing, not a folder, or no permission to list it
+        print(f"charfolio curate: {folder} cannot be listed: {error}", file=sys.stderr)
+        return 2
+    if not entries:
         print(f"charfolio curate: {folder} is not a folder of images", file=sys.stderr)
         return 2
     out = Path(args.out).expanduser().resolve()

@@ -97,6 +97,9 @@ def test_curate_refuses_a_folder_without_images(tmp_path):
     result = subprocess.run([CHARFOLIO, "curate", str(tmp_path / "empty"), "--out", str(tmp_path / "o")],
                             capture_output=True, text=True)  # fmt: skip
     assert result.returncode == 2 and "is not a folder of images" in result.stderr
+    result = subprocess.run([CHARFOLIO, "curate", str(tmp_path / "nowhere"), "--out", str(tmp_path / "o")],
+                            capture_output=True, text=True)  # fmt: skip
+    assert result.returncode == 2 and "nowhere cannot be listed" in result.stderr
 
 
 def test_calibrate_prints_a_config_snippet(photo_folder):
