@@ -156,7 +156,7 @@ def test_a_folder_of_links_to_images_elsewhere_is_ingested(tmp_path):
     assert "2 reached through links outside" in log
 
 
-def test_a_file_above_the_byte_limit_is_a_row_and_not_read(tmp_path, monkeypatch):
+def test_a_file_above_the_byte_limit_is_a_row_and_not_read(tmp_path):
     folder = tmp_path / "in"
     _png(folder / "small.png", 10)
     (folder / "huge.tif").write_bytes(b"\x00" * 5000)
