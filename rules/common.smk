@@ -10,6 +10,7 @@ from charfolio.config import CHARACTER_NAME, load_character, validate
 from charfolio.config_checks import check_config
 from charfolio.distribution import seed_group_count
 from charfolio.embed.stream import embedding_name
+from charfolio.folder_listing import list_folder
 from charfolio.llama_resources import llama_gpus, llama_mem_mb
 from charfolio.lora.presets import resolve_preset
 from charfolio.story.settings import (
@@ -163,6 +164,23 @@ def image_folder(wildcards):
     if not folder:
         raise ValueError(f"character {wildcards.character} has no image_folder")
     return folder
+
+
+@functools.cache
+def _listing_digest(folder):
+    try:
+        return list_folder(folder).digest()
+    except OSError as error:
+        raise ConfigError(
+            f"image_folder {folder} cannot be listed ({error.strerror or error}); fix "
+            "image_folder in the character file"
+        ) from error
+
+
+def image_folder_listing(wildcards):
+    """The image folder's listing digest (names, sizes, mtimes; stat calls only, at DAG time):
+    adding, changing or deleting a file reruns ingest_folder, and nothing else does."""
+    return _listing_digest(image_folder(wildcards))
 
 
 def tier_captions(wildcards):

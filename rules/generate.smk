@@ -26,7 +26,8 @@ rule generate_images:
         "../workflow/scripts/generate_images.py"
 
 
-# A character with `image_folder` takes its images from that folder instead.
+# A character with `image_folder` takes its images from that folder instead. The folder's
+# listing is a param: a file added, changed or deleted reruns ingest and what follows.
 rule ingest_folder:
     output:
         "results/{character}/images/folder.parquet",
@@ -40,5 +41,8 @@ rule ingest_folder:
         runtime=30,
     params:
         folder=image_folder,
+        listing=image_folder_listing,
+        max_bytes=lookup(dpath="ingest/max_bytes", within=config),
+        version=versions.INGEST,
     script:
         "../workflow/scripts/ingest_folder.py"

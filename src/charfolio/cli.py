@@ -116,8 +116,8 @@ def cmd_curate(args: argparse.Namespace) -> int:
 
     from charfolio.atomic import write_text_atomic
     from charfolio.config import CHARACTER_NAME, REPO_ROOT, load_yaml, validate
+    from charfolio.folder_listing import list_folder
     from charfolio.folder_lock import folder_lock
-    from charfolio.ingest import find_images
 
     # Everything is checked before anything is written: a bad name, folder or config
     # leaves --out as it was.
@@ -127,7 +127,12 @@ def cmd_curate(args: argparse.Namespace) -> int:
               f"results/<name>/ and config/characters/<name>.yaml", file=sys.stderr)  # fmt: skip
         return 2
     folder = Path(args.folder).expanduser().resolve()
-    if not folder.is_dir() or not find_images(folder):
+    try:
+        entries = list_folder(folder).entries
+    except OSError as error:  # missing, not a folder, or no permission to list it
+        print(f"charfolio curate: {folder} cannot be listed: {error}", file=sys.stderr)
+        return 2
+    if not entries:
         print(f"charfolio curate: {folder} is not a folder of images", file=sys.stderr)
         return 2
     out = Path(args.out).expanduser().resolve()

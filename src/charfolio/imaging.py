@@ -2,7 +2,8 @@
 
 `read_rgb` turns any file into an HxWx3 uint8 RGB array or a reason, and never raises for a
 bad file: the pipeline records a row with the reason and goes on with the other images.
-It refuses huge images from the header alone (before any pixel is decoded), refuses
+It opens regular files only (a FIFO or a link to a device is refused, never opened), refuses
+huge images from the header alone (before any pixel is decoded), refuses
 truncated files instead of accepting Pillow's partial decode, applies the EXIF orientation
 exactly once (Pillow's `exif_transpose`; OpenCV's decoders, which rotate on their own, are
 never used for reading), and normalises every mode: palette, greyscale, 1-bit, CMYK,
@@ -18,12 +19,13 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import BinaryIO, TypeVar
 
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from charfolio.progress import Progress
+from charfolio.regular_file import NotRegularFile, open_regular
 
 UNREADABLE = "unreadable"
 # 40 MP: far above generated images (SDXL 1024x1024 is 1 MP, a 4x upscale 17 MP) and
@@ -108,19 +110,26 @@ def read_rgb(path: str | os.PathLike[str], max_pixels: int = DEFAULT_MAX_PIXELS)
     """Read one image as RGB uint8, or return why it cannot be used. Never raises for a bad file."""
     path = Path(path)
     try:
-        size = path.stat().st_size
+        handle = open_regular(path)  # never blocks on a FIFO, never opens a device
     except FileNotFoundError:
-        return _fail("missing", f"{path} does not exist")
-    except OSError as exc:
-        return _fail("os_error", f"{path}: {exc}")
-    if not path.is_file():
-        return _fail("not_a_file", f"{path} is not a regular file")
+        dangling = " (a dangling link)" if path.is_symlink() else ""
+        return _fail("missing", f"{path} does not exist{dangling}")
+    except NotRegularFile as exc:
+        return _fail("not_a_file", str(exc))
+    except OSError as exc:  # no permission, a symlink loop, ...
+        return _fail("os_error", f"{path}: {exc.strerror or exc}")
+    with handle:
+        return _read_open(path, handle, max_pixels)
+
+
+def _read_open(path: Path, handle: BinaryIO, max_pixels: int) -> ImageRead:
+    size = os.fstat(handle.fileno()).st_size
     if size == 0:
         return _fail(
             "zero_bytes", f"{path} is empty (0 bytes): an interrupted write; rerun what made it"
         )
     try:
-        with Image.open(path) as im:
+        with Image.open(handle) as im:
             header = (im.width, im.height)
             if im.width * im.height > max_pixels:
                 return _fail(

@@ -7,6 +7,7 @@ Snakemake reruns exactly the jobs whose output the change affects.
 
 SCENARIOS = 1
 GENERATION = 1
+INGEST = 2  # 2: every file but sidecars a row; unreadable entries are rows with their problem
 FACES = 1
 QUALITY = 2  # 2: measured at the working resolution, the face on its own, defect measures
 DUPLICATES = 1

@@ -6,6 +6,8 @@ import base64
 import io
 import re
 import shutil
+import struct
+import zlib
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -122,6 +124,38 @@ def test_explicit_paths_and_a_missing_image(results: Path, tmp_path: Path) -> No
     html = out.read_text()
     assert '<div class="missing">missing</div>' in html
     assert _parse(html).sections == [sid for sid, _ in SECTIONS]
+
+
+def _header_bomb_png(width: int, height: int) -> bytes:
+    """A PNG whose header declares width x height RGB pixels, with almost no data behind it."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    idat = zlib.compress(b"\x00" * 100)
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+    )
+
+
+def test_a_decompression_bomb_is_a_placeholder_not_a_failed_report(
+    results: Path, tmp_path: Path
+) -> None:
+    # 30000 x 30000 is past Pillow's own bomb guard (2 x 89.5 MP): Image.open raises
+    # DecompressionBombError, which is neither an OSError nor a ValueError.
+    images = tmp_path / "images_root"
+    shutil.copytree(results / "bob", images, symlinks=True)
+    (images / "images/seed_300/c00.png").write_bytes(_header_bomb_png(30000, 30000))
+    out = write_report(
+        None,
+        tmp_path / "bob.html",
+        catalog=results / "bob" / "catalog.parquet",
+        selection_report=results / "bob" / "selection_report.json",
+        images_root=images,
+    )
+    assert '<div class="missing">missing</div>' in out.read_text()
 
 
 def test_errors_name_the_file(results: Path, tmp_path: Path) -> None:

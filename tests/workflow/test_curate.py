@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -15,34 +16,43 @@ import yaml
 from charfolio.generation.backends import RenderRequest, create_image_backend
 
 from .conftest import config_path, planned_jobs, snakemake
+from .determinism import differing_files, file_digest, run_digests
 
 CHARFOLIO = str(Path(sys.executable).parent / "charfolio")
+
+
+def _photos(folder: Path, numbers: range, scene: Callable[[int], str]) -> None:
+    """Photos img_{i}.png, i in `numbers`, each in the folder `scene(i)` under `folder`."""
+    backend = create_image_backend({"backend": "reference_variation"})
+    requests = [RenderRequest(f"shot {i}", "", 500 + i, 256, 256, "casual") for i in numbers]
+    for i, image in zip(numbers, backend.render(requests), strict=True):
+        (folder / scene(i)).mkdir(exist_ok=True)
+        image.save(folder / scene(i) / f"img_{i:02d}.png")
 
 
 @pytest.fixture(scope="module")
 def photo_folder(tmp_path_factory) -> Path:
     """24 photos in two 'scenes', plus a file that is not an image."""
     folder = tmp_path_factory.mktemp("photos")
-    backend = create_image_backend({"backend": "reference_variation"})
-    requests = [RenderRequest(f"shot {i}", "", 500 + i, 256, 256, "casual") for i in range(24)]
-    for i, image in enumerate(backend.render(requests)):
-        (folder / f"scene_{i % 2}").mkdir(exist_ok=True)
-        image.save(folder / f"scene_{i % 2}" / f"img_{i:02d}.png")
+    _photos(folder, range(24), lambda i: f"scene_{i % 2}")
     (folder / "scene_0" / "broken.jpg").write_text("not an image")
     return folder
 
 
-@pytest.mark.slow
-def test_curate_a_folder_into_a_tier(photo_folder, tmp_path):
-    out = tmp_path / "out"
+def _curate(folder: Path, out: Path) -> Path:
+    """`charfolio curate` of `folder` into `out`, tier 8; the character's results folder."""
     result = subprocess.run(
-        [CHARFOLIO, "curate", str(photo_folder), "--out", str(out), "--tier", "8",
+        [CHARFOLIO, "curate", str(folder), "--out", str(out), "--tier", "8",
          "--preset", "aggressive", "--token", "zed", "--cores", "2"],
         capture_output=True, text=True, timeout=900,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    name = photo_folder.name
-    root = out / "results" / name
+    return out / "results" / folder.name
+
+
+@pytest.mark.slow
+def test_curate_a_folder_into_a_tier(photo_folder, tmp_path):
+    root = _curate(photo_folder, tmp_path / "out")
     manifest = pq.read_table(root / "tier_8" / "manifest.parquet").to_pylist()
     assert 0 < len(manifest) <= 8
     assert all(r["caption"].startswith("zed person") for r in manifest)
@@ -55,11 +65,42 @@ def test_curate_a_folder_into_a_tier(photo_folder, tmp_path):
     assert len(list(photo_folder.rglob("*.png"))) == 24
 
 
+def _curate_with_catalog(folder: Path, out: Path) -> Path:
+    """`_curate`, then the catalog (`curate --tier` builds the tier only) from its config."""
+    root = _curate(folder, out)
+    catalog = f"results/{folder.name}/catalog.parquet"
+    snakemake(out, catalog, "--configfile", str(out / "config" / "curate.yaml"))
+    return root
+
+
+@pytest.mark.slow
+def test_curating_a_changed_folder_again_equals_curating_it_from_scratch(tmp_path):
+    folder = tmp_path / "shoot"
+    folder.mkdir()
+    _photos(folder, range(20), lambda i: f"scene_{i % 2}")
+    incremental = _curate_with_catalog(folder, tmp_path / "incremental")
+    for i in range(0, 20, 4):  # 5 deleted, from both scenes
+        (folder / f"scene_{i % 2}" / f"img_{i:02d}.png").unlink()
+    _photos(folder, range(20, 30), lambda i: "scene_2" if i < 25 else "scene_1")  # 10 added
+    _curate_with_catalog(folder, tmp_path / "incremental")
+    scratch = _curate_with_catalog(folder, tmp_path / "scratch")
+
+    tier = run_digests(incremental / "tier_8")
+    assert any(path.startswith("images/") for path in tier)  # the links are compared too
+    assert differing_files(tier, run_digests(scratch / "tier_8")) == []
+    catalog = pq.read_table(incremental / "catalog.parquet").column("file").to_pylist()
+    assert len(catalog) == 25 and "source/scene_0/img_00.png" not in catalog
+    assert file_digest(incremental / "catalog.parquet") == file_digest(scratch / "catalog.parquet")
+
+
 def test_curate_refuses_a_folder_without_images(tmp_path):
     (tmp_path / "empty").mkdir()
     result = subprocess.run([CHARFOLIO, "curate", str(tmp_path / "empty"), "--out", str(tmp_path / "o")],
                             capture_output=True, text=True)  # fmt: skip
     assert result.returncode == 2 and "is not a folder of images" in result.stderr
+    result = subprocess.run([CHARFOLIO, "curate", str(tmp_path / "nowhere"), "--out", str(tmp_path / "o")],
+                            capture_output=True, text=True)  # fmt: skip
+    assert result.returncode == 2 and "nowhere cannot be listed" in result.stderr
 
 
 def test_calibrate_prints_a_config_snippet(photo_folder):
@@ -131,3 +172,42 @@ def test_a_second_curate_into_the_same_out_changes_nothing(photo_folder, tmp_pat
     finally:
         os.killpg(first.pid, signal.SIGTERM)
         first.wait(timeout=60)
+
+
+def _folder_character(workdir: Path, folder: Path) -> str:
+    """A config (in `workdir`) whose one character curates `folder`; returns its path."""
+    characters = workdir / "characters"
+    characters.mkdir()
+    character = {"name": "shoot", "token": "zed", "class_word": "person",
+                 "base_prompt": "photos", "base_seed": 0, "image_folder": str(folder)}  # fmt: skip
+    (characters / "shoot.yaml").write_text(yaml.safe_dump(character))
+    config = workdir / "shoot.yaml"
+    config.write_text(yaml.safe_dump({"characters": ["shoot"], "character_dir": str(characters)}))
+    return str(config)
+
+
+def test_ingest_reruns_when_a_file_is_added_changed_or_deleted_and_only_then(workdir, tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i in range(3):
+        (folder / f"{i}.png").write_bytes(b"not decoded by ingest %d" % i)
+    config = _folder_character(workdir, folder)
+    table = "results/shoot/images/folder.parquet"
+
+    def planned() -> dict[str, int]:
+        return planned_jobs(snakemake(workdir, "-n", table, "--configfile", config).stdout)
+
+    snakemake(workdir, table, "--configfile", config)
+    assert planned() == {}
+    changes = {
+        "changed": lambda: os.utime(folder / "1.png", ns=(0, 10**18)),
+        "added": lambda: (folder / "3.png").write_bytes(b"new"),
+        "deleted": lambda: (folder / "0.png").unlink(),
+    }
+    for change, make in changes.items():
+        make()
+        assert planned() == {"ingest_folder": 1}, change
+        snakemake(workdir, table, "--configfile", config)
+        assert planned() == {}, f"after the {change} file was ingested"
+    files = [r["file"] for r in pq.read_table(workdir / table).to_pylist()]
+    assert files == ["source/1.png", "source/2.png", "source/3.png"]

@@ -12,4 +12,5 @@ with job_log(snakemake.log[0]) as log:
         character_root=Path(snakemake.output[0]).parent.parent,
         out_table=snakemake.output[0],
         log=log,
+        max_bytes=snakemake.params.max_bytes,
     )

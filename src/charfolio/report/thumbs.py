@@ -6,7 +6,10 @@ import base64
 import io
 from pathlib import Path
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
+
+from charfolio.imaging import DEFAULT_MAX_PIXELS
+from charfolio.regular_file import open_regular
 
 
 class Thumbnails:
@@ -23,12 +26,16 @@ class Thumbnails:
         return self._cache[file]
 
     def _make(self, path: Path) -> str | None:
+        # Missing, not a regular file (a FIFO would block the report forever), too large or
+        # broken: the sheet shows a placeholder; the stages' tables already say why.
         try:
-            with Image.open(path) as image:
+            with open_regular(path) as handle, Image.open(handle) as image:
+                if image.width * image.height > DEFAULT_MAX_PIXELS:
+                    return None
                 image.draft("RGB", (self.size * 2, self.size * 2))  # fast JPEG decode at scale
                 thumb = image.convert("RGB")
-        except (OSError, UnidentifiedImageError, ValueError):
-            return None  # missing or broken: the sheet shows a placeholder instead
+        except Exception:  # incl. DecompressionBombError, which is not an OSError
+            return None
         thumb.thumbnail((self.size, self.size), Image.Resampling.LANCZOS)
         buffer = io.BytesIO()
         thumb.save(buffer, "JPEG", quality=self.quality, optimize=True, progressive=False)
