@@ -309,6 +309,18 @@ def ablation_evaluations(wildcards):
     ]
 
 
+def ablation_boards(wildcards):
+    """Each ablation row's evaluation, and the storyboard.json and contact sheet beside it,
+    which tabulate_ablation reads too."""
+    evaluations = ablation_evaluations(wildcards)
+    boards = [Path(evaluation).parent.as_posix() for evaluation in evaluations]
+    return {
+        "evaluations": evaluations,
+        "storyboards": [f"{board}/storyboard.json" for board in boards],
+        "sheets": [f"{board}/contact_sheet.png" for board in boards],
+    }
+
+
 def story_targets(name):
     """Each configured story's storyboard with its evaluation, and the ablation table."""
     stories = config["story"]["stories"]
