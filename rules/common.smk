@@ -259,13 +259,20 @@ def checkpoint_render_settings(wildcards):
     }
 
 
-def checkpoint_scores(wildcards):
-    return expand(
-        "results/{character}/checkpoints/{preset}/tier_{n}/scores.parquet",
+def checkpoint_runs(wildcards):
+    """Each trained LoRA's checkpoint scores, with the run record and renders beside them
+    (the report reads all three)."""
+    runs = expand(
+        "results/{character}/checkpoints/{preset}/tier_{n}",
         character=wildcards.character,
         preset=config["training"]["presets"],
         n=config["training"]["tiers"],
     )
+    return {
+        "scores": [f"{run}/scores.parquet" for run in runs],
+        "runs": [f"{run}/run.json" for run in runs],
+        "images": [f"{run}/images" for run in runs],
+    }
 
 
 def story_settings(wildcards):
