@@ -159,6 +159,14 @@ def shard_tables(wildcards):
     return image_tables(wildcards.character)
 
 
+def shard_images(wildcards):
+    """The seed shards' image folders, which the tables name (folder characters: none here,
+    their images are the user's folder)."""
+    if character(wildcards.character).image_folder:
+        return []
+    return [table.removesuffix(".parquet") for table in shard_tables(wildcards)]
+
+
 def image_folder(wildcards):
     folder = character(wildcards.character).image_folder
     if not folder:
