@@ -8,7 +8,7 @@ The run is traced with `strace -f` (openat, the process tree, the working direct
 paths); Snakemake's own log gives each job's rule, inputs, outputs and log. A job's
 processes are the tree under the forked process that opens its log and runs its script. A results/ path a job opens for
 reading must be one of its declared files, inside a declared folder, a folder above one,
-or a file the job wrote itself (staging files, its own outputs read back).
+or a file or folder the job made itself (staging files, its own outputs read back).
 
 Run as a script on a trace and a Snakemake log:
     python -m tests.workflow.file_access TRACE SNAKEMAKE_STDERR WORKDIR
@@ -27,11 +27,11 @@ from pathlib import Path, PurePosixPath
 STRACE = shutil.which("strace")
 # Opens, the process tree, and paths printed for directory fds (openat relative to a fd).
 STRACE_ARGS = ("-f", "-qq", "-y", "-s", "4096", "-e", "signal=none",
-               "-e", "trace=openat,open,execve,clone,clone3,fork,vfork")  # fmt: skip
+               "-e", "trace=openat,open,mkdir,mkdirat,execve,clone,clone3,fork,vfork")  # fmt: skip
 _JOB_HEADER = re.compile(r"^(?:local)?rule (\w+):$")
 _JOB_FIELD = re.compile(r"^    (input|output|log): (.*)$")
 _CALL = re.compile(r"^(\d+) +(?:<\.\.\. (\w+) resumed>|(\w+)\()(.*)$")
-_OPEN_ARGS = re.compile(r'^(?:(AT_FDCWD|\d+<([^>]*)>), )?"((?:[^"\\]|\\.)*)", ([A-Z_|]+)')
+_PATH_ARGS = re.compile(r'^(?:(AT_FDCWD|\d+<([^>]*)>), )?"((?:[^"\\]|\\.)*)", ([A-Z_|0-9]+)')
 _RESULT = re.compile(r"\) += (-?\d+)")
 _WRITE_FLAGS = ("O_WRONLY", "O_RDWR", "O_CREAT")
 
@@ -127,11 +127,11 @@ def parse_trace(trace: str, workdir: Path) -> dict[int, Process]:
             processes[pid].executed = True
         elif name in ("clone", "clone3", "fork", "vfork"):
             processes[int(result.group(1))].parent = pid
-        elif name in ("open", "openat") and (args := _OPEN_ARGS.match(rest)):
+        elif name in ("open", "openat", "mkdir", "mkdirat") and (args := _PATH_ARGS.match(rest)):
             path = args.group(3).encode().decode("unicode_escape")
             relative = _relative(path, args.group(2), workdir)
-            if relative is not None:
-                writing = any(flag in args.group(4) for flag in _WRITE_FLAGS)
+            if relative is not None:  # a folder the job made is its own, like a file it wrote
+                writing = name.startswith("mkdir") or any(f in args.group(4) for f in _WRITE_FLAGS)
                 processes[pid].opened.append((relative, writing))
     return processes
 

@@ -41,6 +41,16 @@ UNDECLARED_BY_DESIGN = {
         r"lora/[^/]+/tier_\d+/(state|checkpoints)(/.*)?",
         "its own resume state: kept on purpose when a training job is killed (train.smk)",
     ),
+    "render_checkpoints": (
+        r"lora/[^/]+/tier_\d+/checkpoints/epoch-\d+\.safetensors",
+        "the epochs summary.json lists: train_lora keeps checkpoints/ undeclared so a killed "
+        "run resumes, and writes summary.json (declared, deleted at its start) after them",
+    ),
+    "evaluate_storyboard": (
+        r"(story/[^/]+|ablation/[^/]+/[^/]+)/(frame_\d+\.(png|json)|control_map\.png)",
+        "the frames storyboard.json names: its job moves them in, then writes storyboard.json "
+        "(declared, deleted at the job's start) last",
+    ),
 }
 
 
