@@ -4,6 +4,7 @@
 import dataclasses
 import functools
 from pathlib import Path
+from types import SimpleNamespace
 
 from charfolio import versions
 from charfolio.config import CHARACTER_NAME, load_character, validate
@@ -345,6 +346,48 @@ def story_targets(name):
     return [*boards, f"results/{name}/ablation.html"]
 
 
+# A killed job's outputs are deleted at its start, and Snakemake does not remake a missing
+# file whose readers' outputs exist (snakemake#1978): the rerun would leave it missing and its
+# readers stale. So the targets below name an output of every job on the way to them: the
+# rerun remakes it, and then its readers, whose inputs are now newer.
+def curation_intermediates(name):
+    root, each = f"results/{name}", SimpleNamespace(character=name)
+    targets = [] if character(name).image_folder else [f"{root}/scenarios.parquet"]
+    targets += image_tables(name)
+    targets += [f"{root}/{t}.parquet" for t in ("faces", "quality", "duplicates")]
+    targets += [*embedding_files(each).values(), *cluster_files(each).values()]
+    return [*targets, f"{root}/selection.parquet"]
+
+
+def training_intermediates(name):
+    """The training tiers (tier_variant) and every refinement round's files."""
+    trained = [
+        SimpleNamespace(character=name, n=n) for n in config["training"]["tiers"]
+    ]
+    targets = [training_tier(tier) for tier in trained]
+    for tier in trained if refine_targets(name) else []:
+        rounds = refine_rounds(tier)
+        targets += [*rounds["curated"], *rounds["reports"]]
+        for r in range(1, len(rounds["curated"]) + 1):
+            round_dir = f"{refine_dir(tier)}/round_{r}"
+            targets += [f"{round_dir}/plan.json", f"{round_dir}/images.parquet"]
+    return targets
+
+
+def evaluation_intermediates(name):
+    """The checkpoint renders' scores, and each story's frames, storyboards and evaluations."""
+    root, each = f"results/{name}", SimpleNamespace(character=name)
+    targets = [f"{root}/checkpoints/suite.parquet", *checkpoint_runs(each)["scores"]]
+    for story in config["story"]["stories"]:
+        targets += [
+            f"{root}/story/{story}/{f}" for f in ("frames.json", "storyboard.json")
+        ]
+    if config["story"]["stories"]:
+        boards = ablation_boards(each)
+        targets += [*boards["storyboards"], *boards["evaluations"]]
+    return targets
+
+
 def curation_targets(name):
     """What curating a character makes: its tiers, catalog, report, the training tiers'
     balance, and (a folder's images have no prompt) its captions."""
@@ -358,7 +401,7 @@ def curation_targets(name):
     )
     if character(name).image_folder:
         targets.append(f"results/{name}/captions.parquet")
-    return targets
+    return [*targets, *curation_intermediates(name)]
 
 
 def curate_targets():
@@ -369,12 +412,17 @@ def curate_targets():
 
 def train_targets():
     """`charfolio curate --train`: the LoRAs of training.presets x training.tiers."""
-    return [t for name in config["characters"] for t in lora_targets(name)]
+    return [
+        t
+        for name in config["characters"]
+        for t in (*training_intermediates(name), *lora_targets(name))
+    ]
 
 
 def all_targets():
     targets = []
     for name in config["characters"]:
+        targets += training_intermediates(name) + evaluation_intermediates(name)
         if not character(name).image_folder:
             targets.append(f"results/{name}/scenarios.parquet")
         targets += image_tables(name)

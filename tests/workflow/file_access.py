@@ -25,13 +25,14 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 STRACE = shutil.which("strace")
-# Opens, the process tree, and paths printed for directory fds (openat relative to a fd).
-STRACE_ARGS = ("-f", "-qq", "-y", "-s", "4096", "-e", "signal=none",
+# Opens and made folders, and the process tree (only these calls stop the process: cheap).
+STRACE_ARGS = ("-f", "--seccomp-bpf", "-qq", "-s", "4096", "-e", "signal=none",
                "-e", "trace=openat,open,mkdir,mkdirat,execve,clone,clone3,fork,vfork")  # fmt: skip
 _JOB_HEADER = re.compile(r"^(?:local)?rule (\w+):$")
 _JOB_FIELD = re.compile(r"^    (input|output|log): (.*)$")
 _CALL = re.compile(r"^(\d+) +(?:<\.\.\. (\w+) resumed>|(\w+)\()(.*)$")
-_PATH_ARGS = re.compile(r'^(?:(AT_FDCWD|\d+<([^>]*)>), )?"((?:[^"\\]|\\.)*)", ([A-Z_|0-9]+)')
+# A path relative to another folder's fd (openat(5, "x")) is skipped: Python opens by path.
+_PATH_ARGS = re.compile(r'^(?:AT_FDCWD(?:<[^>]*>)?, )?"((?:[^"\\]|\\.)*)", ([A-Z_|0-9]+)')
 _RESULT = re.compile(r"\) += (-?\d+)")
 _WRITE_FLAGS = ("O_WRONLY", "O_RDWR", "O_CREAT")
 
@@ -80,11 +81,11 @@ def parse_jobs(snakemake_log: str) -> list[Job]:
     return [job for job in jobs if job.rule != "all"]
 
 
-def _relative(path: str, base: str | None, workdir: Path) -> str | None:
+def _relative(path: str, workdir: Path) -> str | None:
     """`path` relative to the working directory, or None when it is outside it."""
     full = PurePosixPath(path)
     if not full.is_absolute():
-        full = PurePosixPath(base) / full if base else PurePosixPath(workdir) / full
+        full = PurePosixPath(workdir) / full
     try:
         return PurePosixPath(*_normalised(full).parts).relative_to(workdir).as_posix()
     except ValueError:
@@ -128,10 +129,9 @@ def parse_trace(trace: str, workdir: Path) -> dict[int, Process]:
         elif name in ("clone", "clone3", "fork", "vfork"):
             processes[int(result.group(1))].parent = pid
         elif name in ("open", "openat", "mkdir", "mkdirat") and (args := _PATH_ARGS.match(rest)):
-            path = args.group(3).encode().decode("unicode_escape")
-            relative = _relative(path, args.group(2), workdir)
+            relative = _relative(args.group(1).encode().decode("unicode_escape"), workdir)
             if relative is not None:  # a folder the job made is its own, like a file it wrote
-                writing = name.startswith("mkdir") or any(f in args.group(4) for f in _WRITE_FLAGS)
+                writing = name.startswith("mkdir") or any(f in args.group(2) for f in _WRITE_FLAGS)
                 processes[pid].opened.append((relative, writing))
     return processes
 
