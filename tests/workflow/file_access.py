@@ -30,6 +30,7 @@ STRACE_ARGS = ("-f", "--seccomp-bpf", "-qq", "-s", "4096", "-e", "signal=none",
                "-e", "trace=openat,open,mkdir,mkdirat,execve,clone,clone3,fork,vfork")  # fmt: skip
 _JOB_HEADER = re.compile(r"^(?:local)?rule (\w+):$")
 _JOB_FIELD = re.compile(r"^    (input|output|log): (.*)$")
+_FLAGS = re.compile(r" \([a-z, ]+\)$")  # "results/x.parquet (update)": Snakemake's file flags
 _CALL = re.compile(r"^(\d+) +(?:<\.\.\. (\w+) resumed>|(\w+)\()(.*)$")
 # A path relative to another folder's fd (openat(5, "x")) is skipped: Python opens by path.
 _PATH_ARGS = re.compile(r'^(?:AT_FDCWD(?:<[^>]*>)?, )?"((?:[^"\\]|\\.)*)", ([A-Z_|0-9]+)')
@@ -72,7 +73,7 @@ def parse_jobs(snakemake_log: str) -> list[Job]:
             current = Job(header.group(1))
             jobs.append(current)
         elif current is not None and (found := _JOB_FIELD.match(line)):
-            files = [f.strip() for f in found.group(2).split(", ") if f.strip()]
+            files = [_FLAGS.sub("", f.strip()) for f in found.group(2).split(", ") if f.strip()]
             {"input": current.inputs, "output": current.outputs, "log": current.logs}[
                 found.group(1)
             ].extend(files)
