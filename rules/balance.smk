@@ -4,6 +4,7 @@ rule analyze_balance:
     input:
         faces="results/{character}/faces.parquet",
         tier="results/{character}/tier_{n}",
+        images=shard_images,  # the tier's links point into them
     output:
         table="results/{character}/balance/tier_{n}.parquet",
         report="results/{character}/balance/tier_{n}.json",

@@ -4,6 +4,7 @@
 rule caption_images:
     input:
         tables=shard_tables,
+        images=shard_images,
         faces="results/{character}/faces.parquet",
     output:
         "results/{character}/captions.parquet",

@@ -50,6 +50,7 @@ rule write_report:
     input:
         catalog="results/{character}/catalog.parquet",
         report="results/{character}/selection_report.json",
+        images=shard_images,  # the report's thumbnails
     output:
         # update(): an open report reloads the old page, never a missing one, during a rerun.
         update(

@@ -4,6 +4,7 @@
 import dataclasses
 import functools
 from pathlib import Path
+from types import SimpleNamespace
 
 from charfolio import versions
 from charfolio.config import CHARACTER_NAME, load_character, validate
@@ -159,6 +160,14 @@ def shard_tables(wildcards):
     return image_tables(wildcards.character)
 
 
+def shard_images(wildcards):
+    """The seed shards' image folders, which the tables name (folder characters: none here,
+    their images are the user's folder)."""
+    if character(wildcards.character).image_folder:
+        return []
+    return [table.removesuffix(".parquet") for table in shard_tables(wildcards)]
+
+
 def image_folder(wildcards):
     folder = character(wildcards.character).image_folder
     if not folder:
@@ -259,13 +268,20 @@ def checkpoint_render_settings(wildcards):
     }
 
 
-def checkpoint_scores(wildcards):
-    return expand(
-        "results/{character}/checkpoints/{preset}/tier_{n}/scores.parquet",
+def checkpoint_runs(wildcards):
+    """Each trained LoRA's checkpoint scores, with the run record and renders beside them
+    (the report reads all three)."""
+    runs = expand(
+        "results/{character}/checkpoints/{preset}/tier_{n}",
         character=wildcards.character,
         preset=config["training"]["presets"],
         n=config["training"]["tiers"],
     )
+    return {
+        "scores": [f"{run}/scores.parquet" for run in runs],
+        "runs": [f"{run}/run.json" for run in runs],
+        "images": [f"{run}/images" for run in runs],
+    }
 
 
 def story_settings(wildcards):
@@ -309,6 +325,18 @@ def ablation_evaluations(wildcards):
     ]
 
 
+def ablation_boards(wildcards):
+    """Each ablation row's evaluation, and the storyboard.json and contact sheet beside it,
+    which tabulate_ablation reads too."""
+    evaluations = ablation_evaluations(wildcards)
+    boards = [Path(evaluation).parent.as_posix() for evaluation in evaluations]
+    return {
+        "evaluations": evaluations,
+        "storyboards": [f"{board}/storyboard.json" for board in boards],
+        "sheets": [f"{board}/contact_sheet.png" for board in boards],
+    }
+
+
 def story_targets(name):
     """Each configured story's storyboard with its evaluation, and the ablation table."""
     stories = config["story"]["stories"]
@@ -316,6 +344,48 @@ def story_targets(name):
         return []
     boards = [f"results/{name}/story/{story}/evaluation.json" for story in stories]
     return [*boards, f"results/{name}/ablation.html"]
+
+
+# A killed job's outputs are deleted at its start, and Snakemake does not remake a missing
+# file whose readers' outputs exist (snakemake#1978): the rerun would leave it missing and its
+# readers stale. So the targets below name an output of every job on the way to them: the
+# rerun remakes it, and then its readers, whose inputs are now newer.
+def curation_intermediates(name):
+    root, each = f"results/{name}", SimpleNamespace(character=name)
+    targets = [] if character(name).image_folder else [f"{root}/scenarios.parquet"]
+    targets += image_tables(name)
+    targets += [f"{root}/{t}.parquet" for t in ("faces", "quality", "duplicates")]
+    targets += [*embedding_files(each).values(), *cluster_files(each).values()]
+    return [*targets, f"{root}/selection.parquet"]
+
+
+def training_intermediates(name):
+    """The training tiers (tier_variant) and every refinement round's files."""
+    trained = [
+        SimpleNamespace(character=name, n=n) for n in config["training"]["tiers"]
+    ]
+    targets = [training_tier(tier) for tier in trained]
+    for tier in trained if refine_targets(name) else []:
+        rounds = refine_rounds(tier)
+        targets += [*rounds["curated"], *rounds["reports"]]
+        for r in range(1, len(rounds["curated"]) + 1):
+            round_dir = f"{refine_dir(tier)}/round_{r}"
+            targets += [f"{round_dir}/plan.json", f"{round_dir}/images.parquet"]
+    return targets
+
+
+def evaluation_intermediates(name):
+    """The checkpoint renders' scores, and each story's frames, storyboards and evaluations."""
+    root, each = f"results/{name}", SimpleNamespace(character=name)
+    targets = [f"{root}/checkpoints/suite.parquet", *checkpoint_runs(each)["scores"]]
+    for story in config["story"]["stories"]:
+        targets += [
+            f"{root}/story/{story}/{f}" for f in ("frames.json", "storyboard.json")
+        ]
+    if config["story"]["stories"]:
+        boards = ablation_boards(each)
+        targets += [*boards["storyboards"], *boards["evaluations"]]
+    return targets
 
 
 def curation_targets(name):
@@ -331,7 +401,7 @@ def curation_targets(name):
     )
     if character(name).image_folder:
         targets.append(f"results/{name}/captions.parquet")
-    return targets
+    return [*targets, *curation_intermediates(name)]
 
 
 def curate_targets():
@@ -342,12 +412,17 @@ def curate_targets():
 
 def train_targets():
     """`charfolio curate --train`: the LoRAs of training.presets x training.tiers."""
-    return [t for name in config["characters"] for t in lora_targets(name)]
+    return [
+        t
+        for name in config["characters"]
+        for t in (*training_intermediates(name), *lora_targets(name))
+    ]
 
 
 def all_targets():
     targets = []
     for name in config["characters"]:
+        targets += training_intermediates(name) + evaluation_intermediates(name)
         if not character(name).image_folder:
             targets.append(f"results/{name}/scenarios.parquet")
         targets += image_tables(name)

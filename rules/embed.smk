@@ -2,6 +2,7 @@
 rule embed_images:
     input:
         tables=shard_tables,
+        images=shard_images,
     output:
         npy="results/{character}/embeddings/{model}.npy",
         index="results/{character}/embeddings/{model}.parquet",

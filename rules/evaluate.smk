@@ -25,6 +25,7 @@ rule make_checkpoint_suite:
 rule render_checkpoints:
     input:
         summary="results/{character}/lora/{preset}/tier_{n}/summary.json",
+        lora="results/{character}/lora/{preset}/tier_{n}/lora_diffusers.safetensors",
         suite="results/{character}/checkpoints/suite.parquet",
         faces="results/{character}/faces.parquet",
         tier="results/{character}/tier_{n}",
@@ -60,7 +61,7 @@ rule render_checkpoints:
 
 rule write_checkpoint_report:
     input:
-        scores=checkpoint_scores,
+        unpack(checkpoint_runs),
         suite="results/{character}/checkpoints/suite.parquet",
     output:
         html=report(

@@ -2,6 +2,7 @@
 rule detect_faces:
     input:
         tables=shard_tables,
+        images=shard_images,
     output:
         "results/{character}/faces.parquet",
     log:

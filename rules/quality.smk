@@ -2,6 +2,7 @@
 rule score_quality:
     input:
         tables=shard_tables,
+        images=shard_images,
         faces="results/{character}/faces.parquet",
     output:
         "results/{character}/quality.parquet",
@@ -27,6 +28,7 @@ rule score_quality:
 rule hash_images:
     input:
         tables=shard_tables,
+        images=shard_images,
     output:
         "results/{character}/duplicates.parquet",
     log:

@@ -111,7 +111,7 @@ rule evaluate_storyboard:
 
 rule tabulate_ablation:
     input:
-        evaluations=ablation_evaluations,
+        unpack(ablation_boards),
     output:
         table="results/{character}/ablation.parquet",
         html=report(

@@ -8,6 +8,7 @@ rule train_lora:
         diffusers="results/{character}/lora/{preset}/tier_{n}/lora_diffusers.safetensors",
         kohya="results/{character}/lora/{preset}/tier_{n}/lora_kohya.safetensors",
         summary="results/{character}/lora/{preset}/tier_{n}/summary.json",
+        training_config="results/{character}/lora/{preset}/tier_{n}/training_config.json",
     log:
         "results/{character}/logs/train_lora/{preset}_tier_{n}.log",
     benchmark:

@@ -15,13 +15,14 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside `target`; rename it onto `target` only on success."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
+    # One temporary name per target: a killed writer's leftover is truncated and taken over by
+    # the next write (a job is its outputs' only writer), never piled up beside the artifacts.
+    tmp = target.with_name(f".{target.name}.tmp")
+    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600))
     try:
         yield tmp
-        # mkstemp makes the file 0600, and some writers (safetensors) replace it with their own
-        # 0600 file: set the usual umask-based mode last, as open() would have made it.
+        # Some writers (safetensors) replace the file with their own 0600 one: set the usual
+        # umask-based mode last, as open() would have made it.
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, target)
     finally:

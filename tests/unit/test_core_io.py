@@ -41,6 +41,9 @@ def test_sigkill_mid_write_never_leaves_a_partial_target(tmp_path):
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert not target.exists()
+    # The rerun's write of the same target takes the killed writer's temporary file with it.
+    write_text_atomic(target, "done")
+    assert [p.name for p in tmp_path.iterdir()] == ["big.bin"]
 
 
 def test_write_table_enforces_schema(tmp_path):

@@ -205,6 +205,26 @@ def test_training_state_round_trips_without_pickle(tmp_path):
     assert not list(tmp_path.glob("**/*.pt")) and not list(tmp_path.glob("**/*.pkl"))
 
 
+def test_a_kill_while_saving_the_same_position_again_keeps_a_loadable_state(tmp_path, monkeypatch):
+    state = checkpoints.SavedState(
+        position=checkpoints.Position(0, 1, 0, 8, 1), fingerprint="abc",
+        lora={"unet/a.lora_A.default.weight": torch.ones(2, 3)},
+        optimizer={}, scheduler={}, rng=checkpoints.capture_rng(),
+    )  # fmt: skip
+    checkpoints.save_state(tmp_path, state)
+
+    def killed(source, target):  # the process dies as the new step folder moves in
+        raise SystemExit("SIGKILL")
+
+    monkeypatch.setattr(checkpoints.os, "replace", killed)
+    with pytest.raises(SystemExit):
+        checkpoints.save_state(tmp_path, state)  # a rerun saves the position latest.json names
+    monkeypatch.undo()
+    loaded = checkpoints.load_state(tmp_path)  # what the next (resumed) run reads
+    assert loaded is not None and loaded.position == state.position
+    assert torch.equal(loaded.lora["unet/a.lora_A.default.weight"], torch.ones(2, 3))
+
+
 def test_sdxl_kohya_names_follow_the_sgm_unet():
     assert sgm_module_name("down_blocks.1.attentions.0.proj_in", 2) == "input_blocks.4.1.proj_in"
     assert sgm_module_name("down_blocks.2.attentions.1.transformer_blocks.3.attn1.to_q", 2) == (

@@ -216,12 +216,18 @@ def test_storyboard_params_hold_only_what_a_mode_uses(tmp_path):
 def test_storyboard_inputs_name_the_lora_of_render_lora(tmp_path):
     cfg = config(tmp_path)
     assert storyboard_inputs(cfg, "demo", "baseline") == {}
+    run = "results/demo/lora/EXP_FACIAL_UNET_FOCUS_HIGH/tier_4"
     assert storyboard_inputs(cfg, "demo", "simple") == {
-        "lora": "results/demo/lora/EXP_FACIAL_UNET_FOCUS_HIGH/tier_4/lora_diffusers.safetensors"
+        "lora": f"{run}/lora_diffusers.safetensors",
+        "lora_config": f"{run}/training_config.json",  # its base model and trigger word
+        "tier": "results/demo/tier_4",  # the tier whose captions tell the trigger word
     }
     cfg["render"]["lora"] = {"preset": "mine", "tier": 20, "weight": 0.8}
     cfg["render"]["extra_loras"] = [{"name": "grain", "weight": None}]
+    cfg["training"]["tier_variant"] = "balanced"
     assert storyboard_inputs(cfg, "demo", "reference_guided") == {
         "lora": "results/demo/lora/mine/tier_20/lora_diffusers.safetensors",
+        "lora_config": "results/demo/lora/mine/tier_20/training_config.json",
+        "tier": "results/demo/tier_20_balanced",
         "loras_file": str(tmp_path / "loras.yaml"),
     }

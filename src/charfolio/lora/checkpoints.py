@@ -140,16 +140,16 @@ def save_state(state_root: str | os.PathLike[str], state: SavedState) -> Path:
             safetensors.torch.save_file(encoder.tensors, tensors)
         (tmp / "state.json").write_text(json.dumps(document), encoding="utf-8")
         target = root / name
-        if target.exists():  # the same position saved again (a rerun): replace it
-            shutil.rmtree(target)
+        if target.exists():  # the same position again (a rerun): latest.json may name it, so
+            target = root / f"{name}-{tmp.name.rsplit('.', 1)[-1]}"  # it stays until renamed
         os.replace(tmp, target)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    write_text_atomic(root / LATEST, json.dumps({"dir": name}) + "\n")
+    write_text_atomic(root / LATEST, json.dumps({"dir": target.name}) + "\n")
     for old in root.iterdir():
-        if old.is_dir() and old.name != name:
+        if old.is_dir() and old.name != target.name:
             shutil.rmtree(old, ignore_errors=True)
-    return root / name
+    return target
 
 
 def load_state(state_root: str | os.PathLike[str]) -> SavedState | None:

@@ -115,12 +115,19 @@ def storyboard_params(config: Mapping[str, Any], mode: str) -> dict[str, Any]:
 
 
 def storyboard_inputs(config: Mapping[str, Any], character: str, mode: str) -> dict[str, str]:
-    """The files a storyboard renders with: the character's LoRA (render.lora) and the LoRA
-    registry when render.extra_loras is used; none in baseline mode."""
+    """The files a storyboard renders with: the character's LoRA (render.lora), with its
+    training_config.json and the tier it was trained on (they tell its base model and trigger
+    word), and the LoRA registry when render.extra_loras is used; none in baseline mode."""
     if mode == "baseline":
         return {}
     preset, tier = lora_choice(config)
-    files = {"lora": f"results/{character}/lora/{preset}/tier_{tier}/lora_diffusers.safetensors"}
+    run = f"results/{character}/lora/{preset}/tier_{tier}"
+    variant = config["training"]["tier_variant"]
+    files = {
+        "lora": f"{run}/lora_diffusers.safetensors",
+        "lora_config": f"{run}/training_config.json",
+        "tier": f"results/{character}/tier_{tier}" + ("" if variant == "tier" else f"_{variant}"),
+    }
     if config["render"]["extra_loras"]:
         files["loras_file"] = config["render"]["loras_file"]
     return files
