@@ -46,6 +46,20 @@ def make_staging_dir(parent: str | os.PathLike[str], prefix: str, suffix: str = 
     return path
 
 
+def job_staging_dir(parent: str | os.PathLike[str], prefix: str, suffix: str = "") -> Path:
+    """make_staging_dir for an artifact one job alone writes: a killed run's leftover staging
+    folders (same prefix and suffix) are removed first, so they never pile up beside the
+    artifacts. Not for folders several jobs may build at once (a shared model cache)."""
+    _remove_leftovers(Path(parent), f"{prefix}*{suffix}")
+    return make_staging_dir(parent, prefix, suffix)
+
+
+def _remove_leftovers(parent: Path, pattern: str) -> None:
+    for leftover in parent.glob(pattern):
+        if leftover.is_dir() and not leftover.is_symlink():
+            shutil.rmtree(leftover, ignore_errors=True)
+
+
 def write_bytes_atomic(target: str | os.PathLike[str], data: bytes) -> None:
     with atomic_path(target) as tmp:
         tmp.write_bytes(data)
@@ -62,6 +76,7 @@ def replace_dir(new: Path, target: Path) -> None:
     the old directory or the new one under the final name, never a half-made one.
     """
     old = None
+    _remove_leftovers(target.parent, f".{target.name}.*.old")  # a killed swap's old copy
     if target.exists() or target.is_symlink():
         old = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent))
         os.replace(target, old / "previous")

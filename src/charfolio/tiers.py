@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from charfolio import tables
-from charfolio.atomic import make_staging_dir, replace_dir
+from charfolio.atomic import job_staging_dir, replace_dir
 from charfolio.select import SelectionResult, read_selection, selection_report
 from charfolio.select.core import SelectionRow
 from charfolio.select.thresholds import tier_name
@@ -177,7 +177,7 @@ def write_tier(
     given = read_captions(captions, [r.file for r in rows]) if captions is not None else None
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     out_dir = out_dir.parent.resolve() / out_dir.name  # physical paths, for relative links
-    tmp = make_staging_dir(out_dir.parent, prefix=f".{out_dir.name}.", suffix=".tmp")
+    tmp = job_staging_dir(out_dir.parent, prefix=f".{out_dir.name}.", suffix=".tmp")
     try:
         manifest = _fill(
             tmp, rows, names, splits, images_root, caption_template, token, class_word, link_mode,

@@ -214,3 +214,17 @@ def test_unknown_tier_and_missing_images_are_explained(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="rerun generation"):
         write_tier(result, root, 20, tmp_path / "t", "{prompt}", "zxq", "man", log=lambda _: None)
     assert not (tmp_path / "t").exists()
+
+
+def test_a_killed_builds_leftovers_are_cleared_by_the_rerun(tmp_path: Path) -> None:
+    """A job killed mid-build leaves its staging folder (and, mid-swap, the old tier moved
+    aside); the rerun's build removes them, so they never pile up beside the tiers."""
+    root = tmp_path / "r"
+    result = _selection(root)
+    tiers = tmp_path / "tiers"
+    (tiers / ".tier_30.k1ll3d.tmp").mkdir(parents=True)
+    (tiers / ".tier_30.k1ll3d.tmp" / "half.png").write_bytes(b"half")
+    (tiers / ".tier_30.m1dswap.old" / "previous").mkdir(parents=True)
+    (tiers / ".tier_300.other.tmp").mkdir()  # another tier's build: not this job's to remove
+    write_tier(result, root, 30, tiers / "tier_30", "{prompt}", "zxq", "man", log=lambda _: None)
+    assert sorted(p.name for p in tiers.iterdir()) == [".tier_300.other.tmp", "tier_30"]

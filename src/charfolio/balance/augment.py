@@ -45,7 +45,7 @@ from typing import Any
 from PIL import Image
 
 from charfolio import tables
-from charfolio.atomic import make_staging_dir, replace_dir
+from charfolio.atomic import job_staging_dir, replace_dir
 from charfolio.balance.analyze import BalanceRules, balance_report, measure, write_report
 from charfolio.balance.caption_lint import lint_captions
 from charfolio.balance.shots import (
@@ -421,7 +421,7 @@ def augment_tier(
     rows = [inputs.balance[m["file"]] for m in inputs.manifest]
     donors, skipped = candidate_crops(rows, rules.shots, min_crop_side)
     chosen = choose_crops(rows, donors, targets, max_new)
-    tmp = make_staging_dir(out_dir.parent, prefix=f".{out_dir.name}.", suffix=".tmp")
+    tmp = job_staging_dir(out_dir.parent, prefix=f".{out_dir.name}.", suffix=".tmp")
     try:
         built = _build(
             tmp,

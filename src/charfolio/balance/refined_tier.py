@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from charfolio import tables
-from charfolio.atomic import make_staging_dir, replace_dir
+from charfolio.atomic import job_staging_dir, replace_dir
 from charfolio.balance.caption_lint import lint_captions
 from charfolio.balance.rounds import ROUND_VERSION, read_json, write_json
 from charfolio.balance.shots import SHOT_TYPES
@@ -128,7 +128,7 @@ def write_refined_tier(
             f"(e.g. {stale[:1]}); the rounds are older than the tier: rerun the refinement"
         )
     report = refinement_report([read_json(p) for p in round_reports], tier_dir, out_dir)
-    tmp = make_staging_dir(out_dir.parent, prefix=f".{out_dir.name}.", suffix=".tmp")
+    tmp = job_staging_dir(out_dir.parent, prefix=f".{out_dir.name}.", suffix=".tmp")
     try:
         rows = _fill(tmp, tier_dir, manifest, fill_ins, pool, images_root, link_mode)
         splits = split_assignments([_FillIn(r["file"]) for r in fill_ins], val_fraction, seed)

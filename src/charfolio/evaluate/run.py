@@ -25,7 +25,7 @@ import pyarrow as pa
 from PIL import Image
 
 from charfolio import tables
-from charfolio.atomic import make_staging_dir, replace_dir, write_text_atomic
+from charfolio.atomic import job_staging_dir, replace_dir, write_text_atomic
 from charfolio.evaluate.checkpoints import LoraCheckpoint, list_checkpoints
 from charfolio.evaluate.references import References, load_references
 from charfolio.evaluate.scoring import CHECKPOINT_SCORES, ImageScorer, TextImageScoring
@@ -78,7 +78,7 @@ def render_and_score(
         raise ValueError("the prompt suite is empty")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    staging = make_staging_dir(out_dir, prefix=".images.")
+    staging = job_staging_dir(out_dir, prefix=".images.")
     progress = Progress(len(checkpoints) * len(suite), f"render {preset}/tier_{tier}", log)
     rows: list[dict[str, Any]] = []
     try:

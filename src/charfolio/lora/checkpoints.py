@@ -24,7 +24,7 @@ import numpy as np
 import safetensors.torch
 import torch
 
-from charfolio.atomic import atomic_path, make_staging_dir, write_text_atomic
+from charfolio.atomic import atomic_path, job_staging_dir, write_text_atomic
 
 STATE_FORMAT = 1
 LATEST = "latest.json"
@@ -134,7 +134,7 @@ def save_state(state_root: str | os.PathLike[str], state: SavedState) -> Path:
         "rng": encoder.encode(state.rng),
         "extra": encoder.encode(state.extra),
     }
-    tmp = make_staging_dir(root, prefix=f".{name}.")
+    tmp = job_staging_dir(root, prefix=f".{name}.")
     try:
         with atomic_path(tmp / "tensors.safetensors") as tensors:  # its mode follows the umask
             safetensors.torch.save_file(encoder.tensors, tensors)

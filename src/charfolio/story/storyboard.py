@@ -32,7 +32,7 @@ from typing import Any, Protocol
 import numpy as np
 from PIL import Image
 
-from charfolio.atomic import make_staging_dir, write_text_atomic
+from charfolio.atomic import job_staging_dir, write_text_atomic
 from charfolio.digest import sha256_file
 from charfolio.story.contact_sheet import SheetFrame, contact_sheet
 from charfolio.story.frames import StoryError, StoryFrames, frame_prompt, read_frames
@@ -264,9 +264,7 @@ def write_storyboard(
     """Write the frames, their metadata, the contact sheet, then storyboard.json; return it."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    for stale in out_dir.glob(f"{STAGING_PREFIX}*"):  # left by a killed job
-        shutil.rmtree(stale, ignore_errors=True)
-    staging = make_staging_dir(out_dir, prefix=STAGING_PREFIX)
+    staging = job_staging_dir(out_dir, prefix=STAGING_PREFIX)
     try:
         entries = []
         for frame in rendered:
