@@ -110,17 +110,22 @@ def test_caps_say_what_is_not_shown(results: Path, tmp_path: Path) -> None:
     assert cluster0.count("<figure") == 2 and "and 3 more not shown" in cluster0
 
 
-def test_explicit_paths_and_a_missing_image(results: Path, tmp_path: Path) -> None:
-    images = tmp_path / "images_root"
-    shutil.copytree(results / "bob", images, symlinks=True)
-    (images / "images/seed_300/c00.png").unlink()
-    out = write_report(
+def _bob_report_over(results: Path, images: Path, out: Path) -> Path:
+    """bob's report from explicit paths, with its images read from `images`."""
+    return write_report(
         None,
-        tmp_path / "bob.html",
+        out,
         catalog=results / "bob" / "catalog.parquet",
         selection_report=results / "bob" / "selection_report.json",
         images_root=images,
     )
+
+
+def test_explicit_paths_and_a_missing_image(results: Path, tmp_path: Path) -> None:
+    images = tmp_path / "images_root"
+    shutil.copytree(results / "bob", images, symlinks=True)
+    (images / "images/seed_300/c00.png").unlink()
+    out = _bob_report_over(results, images, tmp_path / "bob.html")
     html = out.read_text()
     assert '<div class="missing">missing</div>' in html
     assert _parse(html).sections == [sid for sid, _ in SECTIONS]
@@ -148,13 +153,7 @@ def test_a_decompression_bomb_is_a_placeholder_not_a_failed_report(
     images = tmp_path / "images_root"
     shutil.copytree(results / "bob", images, symlinks=True)
     (images / "images/seed_300/c00.png").write_bytes(_header_bomb_png(30000, 30000))
-    out = write_report(
-        None,
-        tmp_path / "bob.html",
-        catalog=results / "bob" / "catalog.parquet",
-        selection_report=results / "bob" / "selection_report.json",
-        images_root=images,
-    )
+    out = _bob_report_over(results, images, tmp_path / "bob.html")
     assert '<div class="missing">missing</div>' in out.read_text()
 
 
