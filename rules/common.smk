@@ -7,7 +7,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from charfolio import versions
-from charfolio.config import CHARACTER_NAME, load_character, validate
+from charfolio.config import CHARACTER_NAME, ConfigError, load_character, validate
 from charfolio.config_checks import check_config
 from charfolio.distribution import seed_group_count
 from charfolio.embed.stream import embedding_name
@@ -176,20 +176,22 @@ def image_folder(wildcards):
 
 
 @functools.cache
-def _listing_digest(folder):
+def _listing_digest(name):
+    folder = image_folder(SimpleNamespace(character=name))
     try:
         return list_folder(folder).digest()
     except OSError as error:
         raise ConfigError(
-            f"image_folder {folder} cannot be listed ({error.strerror or error}); fix "
-            "image_folder in the character file"
+            f"image_folder {folder} cannot be listed ({error.strerror or error}); check the "
+            f"path and its permissions, or fix image_folder in "
+            f"{Path(config['character_dir']) / f'{name}.yaml'}"
         ) from error
 
 
 def image_folder_listing(wildcards):
     """The image folder's listing digest (names, sizes, mtimes; stat calls only, at DAG time):
     adding, changing or deleting a file reruns ingest_folder, and nothing else does."""
-    return _listing_digest(image_folder(wildcards))
+    return _listing_digest(wildcards.character)
 
 
 def tier_captions(wildcards):

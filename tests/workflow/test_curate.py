@@ -211,3 +211,14 @@ def test_ingest_reruns_when_a_file_is_added_changed_or_deleted_and_only_then(wor
         assert planned() == {}, f"after the {change} file was ingested"
     files = [r["file"] for r in pq.read_table(workdir / table).to_pylist()]
     assert files == ["source/1.png", "source/2.png", "source/3.png"]
+
+
+def test_a_missing_image_folder_is_a_config_error_naming_the_character_file(workdir, tmp_path):
+    folder = tmp_path / "moved_away"
+    config = _folder_character(workdir, folder)
+    result = snakemake(workdir, "-n", "--configfile", config, check=False)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "NameError" not in output
+    assert f"image_folder {folder} cannot be listed" in output
+    assert str(workdir / "characters" / "shoot.yaml") in output
