@@ -5,20 +5,30 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 
 @contextlib.contextmanager
-def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a temporary path beside `target`; rename it onto `target` only on success."""
+def atomic_path(target: str | os.PathLike[str], *, shared: bool = False) -> Iterator[Path]:
+    """Yield a temporary path beside `target`; rename it onto `target` only on success.
+
+    A job's output has one writer, so its temporary name is fixed: a killed writer's leftover
+    is truncated and taken over by the rerun, never piled up beside the artifacts. A `shared`
+    target (a model cache several jobs may fill at once) gets a unique temporary name instead,
+    so concurrent writers never write into one file.
+    """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    # One temporary name per target: a killed writer's leftover is truncated and taken over by
-    # the next write (a job is its outputs' only writer), never piled up beside the artifacts.
-    tmp = target.with_name(f".{target.name}.tmp")
-    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600))
+    if shared:
+        fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        tmp = Path(name)
+    else:
+        tmp = target.with_name(f".{target.name}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    os.close(fd)
     try:
         yield tmp
         # Some writers (safetensors) replace the file with their own 0600 one: set the usual
@@ -42,7 +52,9 @@ def make_staging_dir(parent: str | os.PathLike[str], prefix: str, suffix: str = 
     umask-based mode mkdir() gives, so colleagues in the project's group can read it.
     """
     path = Path(tempfile.mkdtemp(prefix=prefix, suffix=suffix, dir=parent))
-    path.chmod(0o777 & ~_umask())
+    # Keep the setgid bit a group-shared project folder passes down, so what is made inside
+    # still belongs to the project's group.
+    path.chmod((0o777 & ~_umask()) | (path.stat().st_mode & stat.S_ISGID))
     return path
 
 

@@ -492,7 +492,7 @@ def download(url: str, target: Path, sha256: str | None, log: Log) -> str:
     request = urllib.request.Request(url, headers={"User-Agent": f"charfolio/{__version__}"})
     label = Path(urllib.parse.urlparse(url).path).name or target.name
     digest = hashlib.sha256()
-    with atomic_path(target) as tmp:
+    with atomic_path(target, shared=True) as tmp:
         with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
             length = response.headers.get("Content-Length")
             progress = ByteProgress(label, int(length) if length else None, log)

@@ -7,7 +7,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from charfolio import tables
-from charfolio.atomic import atomic_path, write_text_atomic
+from charfolio.atomic import atomic_path, make_staging_dir, write_text_atomic
 from charfolio.progress import Progress, format_duration
 
 
@@ -80,3 +80,28 @@ def test_atomic_files_get_umask_permissions(tmp_path):
     finally:
         os.umask(old)
     assert (tmp_path / "shared.txt").stat().st_mode & 0o777 == 0o644
+
+
+def test_concurrent_writers_of_a_shared_cache_file_never_share_a_temporary_file(tmp_path):
+    """Two jobs filling one model cache entry at once: each writes its own temporary file,
+    and the one that finishes last (the outer block) still renames its whole file into place."""
+    target = tmp_path / "model.gguf"
+    with atomic_path(target, shared=True) as first, atomic_path(target, shared=True) as second:
+        assert first != second
+        first.write_bytes(b"A" * 100)
+        second.write_bytes(b"B" * 100)
+    assert target.read_bytes() == b"A" * 100
+    assert [p.name for p in tmp_path.iterdir()] == ["model.gguf"]
+
+
+def test_staging_folders_keep_a_group_shared_parents_setgid_bit(tmp_path):
+    """In a project folder with g+s, what is made inside must stay in the project's group."""
+    parent = tmp_path / "project"
+    parent.mkdir()
+    parent.chmod(0o2775)
+    old = os.umask(0o002)
+    try:
+        staging = make_staging_dir(parent, prefix=".tier_8.")
+    finally:
+        os.umask(old)
+    assert staging.stat().st_mode & 0o7777 == 0o2775

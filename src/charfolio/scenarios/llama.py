@@ -100,7 +100,7 @@ def _package_gguf(package: str, model_cache: str | None, section: str = "scenari
         target = Path(model_cache).expanduser() / module.MODEL_NAME
     try:
         if not target.exists():
-            with atomic_path(target) as tmp:
+            with atomic_path(target, shared=True) as tmp:
                 module.assemble(tmp, overwrite=True)
         return Path(module.assemble(target))  # an existing file: checks its sha256
     except (FileExistsError, FileNotFoundError, ValueError) as err:
