@@ -13,7 +13,8 @@ common, legitimate layout. Following is safe because a non-regular target is nev
 (charfolio.regular_file), every folder is walked at most once (by st_dev and st_ino, so a
 link back to an ancestor, a loop, ends there), and the entries reached through a link that
 leaves the folder are counted in the summary, so the log says how much of the input lives
-elsewhere. The folder's own subfolders are walked before any linked one, so an image that is
+elsewhere. A folder link to an ancestor of the folder (/, the home folder) is not walked: it
+would list the whole disk; it is an entry with the problem `encloses_folder`. The folder's own subfolders are walked before any linked one, so an image that is
 reachable both ways keeps its real path, and the named order makes every listing the same.
 
 Standard library only: the workflow lists the folder at DAG time and makes its `digest`
@@ -110,6 +111,11 @@ def _inside(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
 
+def _encloses(target: str, root: str) -> bool:
+    """`target` is a strict ancestor of the image folder `root`."""
+    return target != root and _inside(root, target)
+
+
 def _stat_problem(relative: str, path: str, error: OSError) -> str:
     if error.errno == errno.ELOOP:
         return f"symlink_loop: {relative} is a loop of symbolic links"
@@ -183,10 +189,17 @@ def list_folder(folder: str | os.PathLike[str]) -> Listing:
                 entries.append(Entry(relative, 0, mtime, 0, problem, here.outside))
                 continue
             is_link = child.is_symlink()
-            outside = here.outside or (
-                is_link and not _inside(os.path.realpath(child.path), real_root)
-            )
-            if stat.S_ISDIR(info.st_mode):
+            target = os.path.realpath(child.path) if is_link else ""
+            outside = here.outside or (is_link and not _inside(target, real_root))
+            if stat.S_ISDIR(info.st_mode) and is_link and _encloses(target, real_root):
+                # A link to / or the home folder holding the images: walking it would list the
+                # whole disk (the image folder again among it); refuse it, as a row.
+                problem = (
+                    f"encloses_folder: {relative} links to {target}, which holds the image "
+                    "folder itself; link the images or their own folder instead"
+                )
+                entries.append(Entry(relative, 0, _lstat_mtime(child.path), 0, problem, True))
+            elif stat.S_ISDIR(info.st_mode):
                 via_link = here.via_link or is_link
                 subfolder = _Folder(
                     child.path, relative, (info.st_dev, info.st_ino), info.st_mtime_ns,

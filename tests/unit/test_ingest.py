@@ -199,3 +199,14 @@ def test_unreadable_file_and_subfolder_are_rows_for_a_user_without_access(tmp_pa
     finally:
         (shared / "in" / "private").chmod(0o755)
         shutil.rmtree(shared)
+
+
+def test_a_link_to_a_folder_enclosing_the_images_is_a_row_not_a_walk_of_the_disk(tmp_path):
+    home = tmp_path / "home"
+    folder = home / "photos"
+    _png(folder / "a.png", 10)
+    _png(home / "Downloads" / "unrelated.png", 20)
+    (folder / "home").symlink_to(home)  # e.g. ln -s ~ photos/home, or a link to /
+    rows, _ = _ingest(folder, tmp_path / "r")
+    assert set(rows) == {"source/a.png", "source/home"}
+    assert _problem(rows["source/home"]) == "encloses_folder"
