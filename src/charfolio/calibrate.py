@@ -19,12 +19,12 @@ import numpy as np
 import yaml
 
 from charfolio.faces.detector import FaceDetector
+from charfolio.folder_listing import list_folder
 from charfolio.imaging import read_rgb
 from charfolio.progress import Progress
 from charfolio.quality import DEFAULT_WORKING_RESOLUTION
 from charfolio.quality import measure_image as measure_image_raw
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 PERCENTILES = (10, 25, 50, 75, 90)
 # Measure -> (the Thresholds field it sets, "min" or "max" gate, rounding). Face measures
 # are calibrated only with a detector (without one there is no main face to measure).
@@ -47,9 +47,9 @@ FACE_METRICS = frozenset(m for m in METRICS if m.startswith("face_"))
 
 
 def image_files(folder: Path) -> list[Path]:
-    return sorted(
-        p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
-    )
+    """The files ingest would curate (charfolio.folder_listing: one bounded walk, no loops);
+    what cannot be read is measured as unreadable and skipped with its reason."""
+    return [folder / entry.relative for entry in list_folder(folder).entries]
 
 
 def measure_image(
@@ -106,8 +106,8 @@ def calibrate(
     files = image_files(folder)
     if not files:
         raise FileNotFoundError(
-            f"no images ({', '.join(IMAGE_SUFFIXES)}) under {folder}; "
-            f"put the known-good images there"
+            f"no images under {folder} (hidden files and sidecars such as .txt are not "
+            f"images); put the known-good images there"
         )
     progress = Progress(len(files), "calibration", log)
     rows = []

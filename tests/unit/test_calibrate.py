@@ -93,3 +93,19 @@ def test_without_a_detector_face_confidence_is_left_to_the_preset(tmp_path: Path
 def test_empty_folder_names_the_folder(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match=str(tmp_path)):
         calibrate(tmp_path, log=lambda _: None)
+
+
+def test_calibration_walks_the_folder_as_ingest_does(tmp_path: Path) -> None:
+    """A folder link loop, a FIFO and a .gif: calibrate lists what ingest would curate, never
+    hangs on the FIFO, and measures the .gif (the old suffix walk skipped it)."""
+    import os
+
+    for i in range(4):
+        Image.fromarray(_textured(i, 0)).save(tmp_path / f"{i}.png")
+    Image.fromarray(_textured(9, 0)).save(tmp_path / "moving.gif")
+    os.mkfifo(tmp_path / "pipe.png")
+    (tmp_path / "again").symlink_to(tmp_path)  # a loop: the folder once more
+    logged: list[str] = []
+    result, _ = calibrate(tmp_path, log=logged.append)
+    assert (result["n_images"], result["n_unreadable"]) == (6, 1)  # 4 png, the gif, the FIFO
+    assert any("pipe.png" in line for line in logged)
