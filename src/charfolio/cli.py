@@ -130,10 +130,12 @@ def cmd_curate(args: argparse.Namespace) -> int:
     try:
         entries = list_folder(folder).entries
     except OSError as error:  # missing, not a folder, or no permission to list it
-        print(f"charfolio curate: {folder} cannot be listed: {error}", file=sys.stderr)
+        print(f"charfolio curate: {folder} cannot be listed: {error}; check the path and "
+              "that you may read it", file=sys.stderr)  # fmt: skip
         return 2
     if not entries:
-        print(f"charfolio curate: {folder} is not a folder of images", file=sys.stderr)
+        print(f"charfolio curate: {folder} holds no images (hidden files and sidecars such as "
+              ".txt are skipped); give the folder of the images", file=sys.stderr)  # fmt: skip
         return 2
     out = Path(args.out).expanduser().resolve()
     name = args.name or _safe_name(folder.name)
@@ -154,7 +156,7 @@ def cmd_curate(args: argparse.Namespace) -> int:
         " + ".join([str(base_config), "charfolio curate's options", *args.config]),
     )
     out.mkdir(parents=True, exist_ok=True)
-    with folder_lock(out, "charfolio curate"):
+    with folder_lock(out, "charfolio curate") as lock:
         curate_config = out / "config" / "curate.yaml"
         write_text_atomic(out / "config" / "config.yaml", base_config.read_text())
         write_text_atomic(characters / f"{name}.yaml", yaml.safe_dump(character, sort_keys=False))
@@ -169,7 +171,7 @@ def cmd_curate(args: argparse.Namespace) -> int:
             *targets, "--configfile", *configs,
         ]  # fmt: skip
         print("running:", " ".join(cmd), flush=True)
-        code = subprocess.call(cmd)
+        code = subprocess.call(cmd, pass_fds=(lock,))  # Snakemake holds --out too
     if code == 0 and not args.dry_run:
         made = "tiers, catalog, report.html, balance, captions" + (", LoRA" if args.train else "")
         print(f"done: {out / 'results' / name} ({made})")

@@ -23,8 +23,12 @@ class FolderBusyError(RuntimeError):
 
 
 @contextlib.contextmanager
-def folder_lock(folder: Path, what: str) -> Iterator[None]:
-    """Hold `folder`'s lock for the block, or raise FolderBusyError naming the holder at once."""
+def folder_lock(folder: Path, what: str) -> Iterator[int]:
+    """Hold `folder`'s lock for the block, or raise FolderBusyError naming the holder at once.
+
+    Yields the lock's file descriptor: pass it to a child process (`pass_fds`) that works in
+    the folder, so the lock lasts as long as the child even if the holder is killed first.
+    """
     path = folder / LOCK_NAME
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
     try:
@@ -38,6 +42,6 @@ def folder_lock(folder: Path, what: str) -> Iterator[None]:
             ) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        yield
+        yield fd
     finally:
         os.close(fd)  # releases the lock

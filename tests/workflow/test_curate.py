@@ -65,25 +65,17 @@ def test_curate_a_folder_into_a_tier(photo_folder, tmp_path):
     assert len(list(photo_folder.rglob("*.png"))) == 24
 
 
-def _curate_with_catalog(folder: Path, out: Path) -> Path:
-    """`_curate`, then the catalog (`curate --tier` builds the tier only) from its config."""
-    root = _curate(folder, out)
-    catalog = f"results/{folder.name}/catalog.parquet"
-    snakemake(out, catalog, "--configfile", str(out / "config" / "curate.yaml"))
-    return root
-
-
 @pytest.mark.slow
 def test_curating_a_changed_folder_again_equals_curating_it_from_scratch(tmp_path):
     folder = tmp_path / "shoot"
     folder.mkdir()
     _photos(folder, range(20), lambda i: f"scene_{i % 2}")
-    incremental = _curate_with_catalog(folder, tmp_path / "incremental")
+    incremental = _curate(folder, tmp_path / "incremental")
     for i in range(0, 20, 4):  # 5 deleted, from both scenes
         (folder / f"scene_{i % 2}" / f"img_{i:02d}.png").unlink()
     _photos(folder, range(20, 30), lambda i: "scene_2" if i < 25 else "scene_1")  # 10 added
-    _curate_with_catalog(folder, tmp_path / "incremental")
-    scratch = _curate_with_catalog(folder, tmp_path / "scratch")
+    _curate(folder, tmp_path / "incremental")
+    scratch = _curate(folder, tmp_path / "scratch")
 
     tier = run_digests(incremental / "tier_8")
     assert any(path.startswith("images/") for path in tier)  # the links are compared too
@@ -97,7 +89,7 @@ def test_curate_refuses_a_folder_without_images(tmp_path):
     (tmp_path / "empty").mkdir()
     result = subprocess.run([CHARFOLIO, "curate", str(tmp_path / "empty"), "--out", str(tmp_path / "o")],
                             capture_output=True, text=True)  # fmt: skip
-    assert result.returncode == 2 and "is not a folder of images" in result.stderr
+    assert result.returncode == 2 and "holds no images" in result.stderr
     result = subprocess.run([CHARFOLIO, "curate", str(tmp_path / "nowhere"), "--out", str(tmp_path / "o")],
                             capture_output=True, text=True)  # fmt: skip
     assert result.returncode == 2 and "nowhere cannot be listed" in result.stderr
@@ -169,6 +161,14 @@ def test_a_second_curate_into_the_same_out_changes_nothing(photo_folder, tmp_pat
         assert {p: p.read_bytes() for p in config.rglob("*") if p.is_file()} == before
         assert not (config / "characters" / "second.yaml").exists()
         assert first.poll() is None  # the first one was running throughout
+        # Killed, curate leaves its Snakemake running in --out; the lock stays with it.
+        os.kill(first.pid, signal.SIGKILL)
+        first.wait(timeout=60)
+        third = subprocess.run(
+            [CHARFOLIO, "curate", str(photo_folder), "--out", str(out), "--name", "third"],
+            capture_output=True, text=True, timeout=600,
+        )  # fmt: skip
+        assert third.returncode == 2 and "is in use by another charfolio curate" in third.stderr
     finally:
         os.killpg(first.pid, signal.SIGTERM)
         first.wait(timeout=60)
