@@ -40,6 +40,15 @@ def atomic_path(target: str | os.PathLike[str], *, shared: bool = False) -> Iter
 
 
 def _umask() -> int:
+    """The process umask, read without setting it where Linux allows (setting it, even for a
+    moment, would give a file another thread creates meanwhile the wrong mode)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
     mask = os.umask(0)
     os.umask(mask)
     return mask

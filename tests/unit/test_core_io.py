@@ -105,3 +105,17 @@ def test_staging_folders_keep_a_group_shared_parents_setgid_bit(tmp_path):
     finally:
         os.umask(old)
     assert staging.stat().st_mode & 0o7777 == 0o2775
+
+
+def test_the_umask_is_read_without_being_changed(tmp_path, monkeypatch):
+    from charfolio import atomic
+
+    calls: list[int] = []
+    real_umask = os.umask
+    monkeypatch.setattr(os, "umask", lambda mask: calls.append(mask) or real_umask(mask))
+    old = real_umask(0o027)
+    try:
+        assert atomic._umask() == 0o027
+    finally:
+        real_umask(old)
+    assert calls == []  # no moment with umask 0 for another thread to create a file in
