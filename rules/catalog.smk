@@ -70,6 +70,7 @@ rule write_report:
         mem_mb=2000,
         runtime=30,
     params:
+        max_pixels=lookup(dpath="quality/max_pixels", within=config),
         version=versions.REPORT,
     script:
         "../workflow/scripts/write_report.py"

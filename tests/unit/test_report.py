@@ -223,3 +223,16 @@ def test_every_gated_measure_has_its_histogram_and_threshold(tmp_path: Path) -> 
         "min_face_confidence",
         "min_quality_score",
     }
+
+
+def test_thumbnails_follow_the_configured_pixel_limit(results: Path, tmp_path: Path) -> None:
+    """quality.max_pixels, not a fixed cap: over it a thumbnail is a placeholder, under it not."""
+    kwargs = {
+        "catalog": results / "bob" / "catalog.parquet",
+        "selection_report": results / "bob" / "selection_report.json",
+        "images_root": results / "bob",
+    }
+    roomy = write_report(None, tmp_path / "roomy.html", max_pixels=10_000, **kwargs).read_text()
+    tight = write_report(None, tmp_path / "tight.html", max_pixels=10, **kwargs).read_text()
+    assert "data:image/jpeg" in roomy and '<div class="missing">' not in roomy
+    assert "data:image/jpeg" not in tight and '<div class="missing">missing</div>' in tight

@@ -11,6 +11,7 @@ from typing import Any
 
 from charfolio import __version__
 from charfolio.atomic import write_text_atomic
+from charfolio.imaging import DEFAULT_MAX_PIXELS
 from charfolio.report import charts, sheets
 from charfolio.report.data import ReportData, load
 from charfolio.report.style import CSS
@@ -302,16 +303,18 @@ def write_report(
     per_cluster: int = 16,
     per_tier: int = 40,
     per_reason: int = 6,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> Path:
     """Write a self-contained HTML report of one character's curation to `out_html`.
 
     Reads `character_root`/catalog.parquet and selection_report.json unless `catalog` and
     `selection_report` name other files; images are read from `images_root` (default the
     character folder). Contact sheets show at most `per_cluster`, `per_tier` and
-    `per_reason` thumbnails of `thumb_size` pixels each and say how many are left out.
+    `per_reason` thumbnails of `thumb_size` pixels each and say how many are left out; an
+    image above `max_pixels` (the stages' quality.max_pixels) is a placeholder.
     """
     data = load(character_root, catalog, selection_report, images_root)
-    thumbs = Thumbnails(data.images_root, thumb_size)
+    thumbs = Thumbnails(data.images_root, thumb_size, max_pixels=max_pixels)
     html = render(data, thumbs, per_cluster, per_tier, per_reason)
     write_text_atomic(out_html, html)
     return Path(out_html)

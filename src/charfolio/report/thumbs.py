@@ -15,8 +15,10 @@ from charfolio.regular_file import open_regular
 class Thumbnails:
     """Thumbnails of images under `root`, made once per file however often they are shown."""
 
-    def __init__(self, root: Path, size: int = 112, quality: int = 72) -> None:
-        self.root, self.size, self.quality = root, size, quality
+    def __init__(
+        self, root: Path, size: int = 112, quality: int = 72, max_pixels: int = DEFAULT_MAX_PIXELS
+    ) -> None:
+        self.root, self.size, self.quality, self.max_pixels = root, size, quality, max_pixels
         self._cache: dict[str, str | None] = {}
 
     def uri(self, file: str) -> str | None:
@@ -30,7 +32,7 @@ class Thumbnails:
         # broken: the sheet shows a placeholder; the stages' tables already say why.
         try:
             with open_regular(path) as handle, Image.open(handle) as image:
-                if image.width * image.height > DEFAULT_MAX_PIXELS:
+                if image.width * image.height > self.max_pixels:
                     return None
                 image.draft("RGB", (self.size * 2, self.size * 2))  # fast JPEG decode at scale
                 thumb = image.convert("RGB")
