@@ -140,6 +140,7 @@ class SbatchCall:
 
 
 _RULE = re.compile(r"^(?P<indent> *)(?P<local>local)?rule (?P<rule>\w+):$")
+_FLAGS = re.compile(r" \([a-z, ]+\)$")  # "results/x.parquet (update)": Snakemake's file flags
 _GROUP = re.compile(r"Group job (?P<name>\S+) \(jobs in lexicogr\. order\):")
 _SUBMITTED = re.compile(
     r"^Job (?P<job>\S+) has been submitted with SLURM jobid (?P<id>\d+) \(log: (?P<log>.+)\)\.$"
@@ -198,7 +199,7 @@ def parse_jobs(lines: list[str]) -> tuple[dict[int, Job], list[GroupHeader], Cou
             local=bool(m["local"]),
             wildcards=_pairs(fields.get("wildcards", "")),
             resources=_pairs(fields.get("resources", "")),
-            output=[p for p in fields.get("output", "").split(", ") if p],
+            output=[_FLAGS.sub("", p) for p in fields.get("output", "").split(", ") if p],
             group=group,
         )
         jobs[job.jobid] = job
