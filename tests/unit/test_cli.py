@@ -44,7 +44,7 @@ def no_snakemake(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
     """Record the Snakemake command curate would run instead of running it."""
     calls: list[list[str]] = []
 
-    def record(cmd: list[str]) -> int:
+    def record(cmd: list[str], **kwargs: object) -> int:  # e.g. pass_fds: the --out lock
         calls.append(cmd)
         return 0
 
