@@ -2,8 +2,8 @@
 # This file only wires: config, validation, stages, and the targets (all; curate, train).
 from snakemake.utils import min_version
 
-from charfolio.config import check_yaml_file
-from charfolio.offline import force_offline
+from charfolio.core.config import check_yaml_file
+from charfolio.core.offline import force_offline
 
 min_version("9.0")
 # Jobs read only local files: every job process inherits the model hubs' offline switches.
@@ -21,14 +21,14 @@ configfile: "config/config.yaml"
 
 
 include: "rules/common.smk"
-include: "rules/prompts.smk"
-include: "rules/generate.smk"
+include: "rules/scenarios.smk"
+include: "rules/generation.smk"
 include: "rules/faces.smk"
 include: "rules/quality.smk"
 include: "rules/embed.smk"
 include: "rules/curate.smk"
 include: "rules/catalog.smk"
-include: "rules/train.smk"
+include: "rules/lora.smk"
 include: "rules/balance.smk"
 include: "rules/story.smk"
 include: "rules/refine.smk"

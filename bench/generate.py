@@ -13,12 +13,12 @@ from typing import Any
 
 import torch
 
-from charfolio import tables
-from charfolio.config import Character, validate
+from charfolio.core import tables
+from charfolio.core.config import Character, validate
+from charfolio.demo.tiny import ensure_tiny_model
 from charfolio.generation import diffusers_backend
 from charfolio.generation.backends import RenderRequest, create_image_backend
 from charfolio.generation.shard import generate_shard
-from charfolio.generation.tiny import ensure_tiny_model
 
 SIZE, STEPS, IMAGES = 64, 4, 16
 

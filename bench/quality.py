@@ -25,7 +25,7 @@ import numpy as np
 from PIL import Image
 from skimage import data
 
-from charfolio.imaging import read_rgb
+from charfolio.core.imaging import read_rgb
 from charfolio.quality import MainFace, measure_image, score_images
 
 TARGET_MS = 20.0

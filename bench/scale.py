@@ -49,8 +49,8 @@ from typing import Any
 
 import yaml
 
-from charfolio.config import validate
-from charfolio.distribution import calculate_distribution
+from charfolio.core.config import validate
+from charfolio.generation.distribution import calculate_distribution
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = Path(sys.executable).parent / "snakemake"

@@ -16,8 +16,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from charfolio import tables
-from charfolio.generation.tiny import ensure_tiny_model
+from charfolio.core import tables
+from charfolio.demo.tiny import ensure_tiny_model
 from charfolio.lora import train_lora
 
 SIZE, IMAGES, EPOCHS = 64, 8, 4

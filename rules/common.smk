@@ -6,13 +6,13 @@ import functools
 from pathlib import Path
 from types import SimpleNamespace
 
-from charfolio import versions
-from charfolio.config import CHARACTER_NAME, ConfigError, load_character, validate
+from charfolio.core import versions
+from charfolio.core.config import CHARACTER_NAME, ConfigError, load_character, validate
 from charfolio.config_checks import check_config
-from charfolio.distribution import seed_group_count
+from charfolio.generation.distribution import seed_group_count
 from charfolio.embed.stream import embedding_name
-from charfolio.folder_listing import list_folder
-from charfolio.llama_resources import llama_gpus, llama_mem_mb
+from charfolio.core.folder_listing import list_folder
+from charfolio.scenarios.llama_resources import llama_gpus, llama_mem_mb
 from charfolio.lora.presets import resolve_preset
 from charfolio.story.settings import (
     story_entry,

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from charfolio import __version__
-from charfolio.audit import add_audit_parser
-from charfolio.models import add_models_parser
+from charfolio.catalog.audit import add_audit_parser
+from charfolio.models.files import add_models_parser
 
 Command = Callable[[argparse.Namespace], int]
 _COMMANDS: dict[str, Command] = {}
@@ -21,7 +21,7 @@ _COMMANDS: dict[str, Command] = {}
 
 def _load_config(paths: Sequence[str]) -> dict[str, Any]:
     """Merge config files like Snakemake does (later files override), then validate."""
-    from charfolio.config import load_yaml
+    from charfolio.core.config import load_yaml
 
     return _checked_config([load_yaml(path) for path in paths], " + ".join(paths))
 
@@ -29,8 +29,8 @@ def _load_config(paths: Sequence[str]) -> dict[str, Any]:
 def _checked_config(layers: Sequence[dict[str, Any]], source: str) -> dict[str, Any]:
     """Merge config mappings (later ones override), validate them and run the cross-key
     checks: exactly what rules/common.smk does at DAG time."""
-    from charfolio.config import validate
     from charfolio.config_checks import check_config
+    from charfolio.core.config import validate
 
     merged: dict[str, Any] = {}
     for layer in layers:
@@ -49,7 +49,7 @@ def _deep_update(base: dict[str, Any], extra: dict[str, Any]) -> None:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from charfolio.config import load_character
+    from charfolio.core.config import load_character
 
     config = _load_config(args.config)
     for name in config["characters"]:
@@ -61,7 +61,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_distribution(args: argparse.Namespace) -> int:
-    from charfolio.distribution import calculate_distribution, group_seeds
+    from charfolio.generation.distribution import calculate_distribution, group_seeds
 
     dist_cfg = _load_config(args.config)["distribution"] if args.config else {}
     dist = calculate_distribution(
@@ -114,10 +114,10 @@ def cmd_curate(args: argparse.Namespace) -> int:
 
     import yaml
 
-    from charfolio.atomic import write_text_atomic
-    from charfolio.config import CHARACTER_NAME, REPO_ROOT, load_yaml, validate
-    from charfolio.folder_listing import list_folder
-    from charfolio.folder_lock import folder_lock
+    from charfolio.core.atomic import write_text_atomic
+    from charfolio.core.config import CHARACTER_NAME, REPO_ROOT, load_yaml, validate
+    from charfolio.core.folder_listing import list_folder
+    from charfolio.core.folder_lock import folder_lock
 
     # Everything is checked before anything is written: a bad name, folder or config
     # leaves --out as it was.
@@ -231,7 +231,7 @@ def _safe_name(text: str) -> str:
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
-    from charfolio.calibrate import calibrate
+    from charfolio.quality.calibrate import calibrate
 
     detector = None
     if args.faces:
@@ -339,9 +339,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from charfolio.config import ConfigError, ModelFileError
-    from charfolio.folder_lock import FolderBusyError
-    from charfolio.offline import force_offline
+    from charfolio.core.config import ConfigError, ModelFileError
+    from charfolio.core.folder_lock import FolderBusyError
+    from charfolio.core.offline import force_offline
 
     if args.command != "models":  # only `charfolio models` may reach a model hub
         force_offline()

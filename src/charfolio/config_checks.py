@@ -13,10 +13,10 @@ from collections import Counter
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from charfolio.config import ConfigError, is_pickle_name, pickle_fix
+from charfolio.core.config import ConfigError, is_pickle_name, pickle_fix
+from charfolio.curate.tier_floors import check_tiers
 from charfolio.lora.presets import PresetError, validate_preset
 from charfolio.story.settings import check_story_config
-from charfolio.tier_floors import check_tiers
 
 
 def check_config(config: Mapping[str, Any], source: str) -> None:

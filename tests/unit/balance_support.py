@@ -18,8 +18,8 @@ import numpy as np
 from PIL import Image
 from skimage import data
 
-from charfolio import tables
-from charfolio.generation.reference_variation import FACE_BOX
+from charfolio.core import tables
+from charfolio.demo.reference_variation import FACE_BOX
 
 Box = tuple[float, float, float, float]
 # The part of the photo pasted: hair, face and neck around FACE_BOX (175, 76, 265, 166).

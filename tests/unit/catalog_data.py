@@ -20,11 +20,11 @@ from typing import Any
 
 from PIL import Image
 
-from charfolio import tables
-from charfolio.catalog import build_catalog
-from charfolio.select import PRESETS, select, write_selection
-from charfolio.select.report import selection_report
-from charfolio.tiers import write_tier
+from charfolio.catalog.build import build_catalog
+from charfolio.core import tables
+from charfolio.curate import PRESETS, select, write_selection
+from charfolio.curate.selection_report import selection_report
+from charfolio.curate.tiers import write_tier
 
 # name -> (face verdict, n_faces, sharpness, quality score, cluster or None)
 ALICE: dict[str, tuple[str, int, float, float, int | None]] = {

@@ -14,7 +14,7 @@ import safetensors.numpy
 from PIL import Image
 from skimage import data, transform
 
-from charfolio import tables
+from charfolio.core import tables
 from charfolio.faces import analyze_faces, write_faces
 from charfolio.faces.detector import FaceDetector
 

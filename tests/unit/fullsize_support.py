@@ -26,7 +26,7 @@ import torch
 from diffusers import AutoencoderKL, UNet2DConditionModel
 from transformers import CLIPTextConfig, CLIPTextModel
 
-from charfolio.generation.tiny import write_clip_tokenizer
+from charfolio.demo.tiny import write_clip_tokenizer
 
 # stable-diffusion-v1-5's own configs (version stamps left out).
 _DOWN = ["CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"]

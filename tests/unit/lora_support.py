@@ -14,9 +14,9 @@ import torch
 from peft import get_peft_model_state_dict
 from PIL import Image
 
-from charfolio import tables
+from charfolio.core import tables
+from charfolio.demo.tiny import ensure_tiny_model
 from charfolio.generation.pipelines import load_pipeline
-from charfolio.generation.tiny import ensure_tiny_model
 from charfolio.lora import train_lora
 
 SIZE = 64
@@ -29,7 +29,7 @@ def make_tier(
     sizes: Sequence[tuple[int, int]] | None = None,
     shots: Sequence[str] | None = None,
 ) -> Path:
-    """A tier directory as charfolio.tiers writes it: images, captions, manifest.parquet.
+    """A tier directory as charfolio.curate.tiers writes it: images, captions, manifest.parquet.
 
     The last `val` rows are val; `shots` adds a manifest column for data mixes.
     """

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw
 
-from charfolio.generation.lora_render import LoraRenderer, RenderSettings, open_renderer
+from charfolio.lora.render import LoraRenderer, RenderSettings, open_renderer
 
 SETTINGS = RenderSettings(
     steps=2,

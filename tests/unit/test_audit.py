@@ -12,7 +12,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from charfolio.audit import (
+from charfolio.catalog.audit import (
     QUERIES,
     add_audit_parser,
     find_missing,
@@ -20,7 +20,7 @@ from charfolio.audit import (
     run_query,
     run_sql,
 )
-from charfolio.catalog import build_duckdb
+from charfolio.catalog.build import build_duckdb
 
 from .catalog_data import build_results
 

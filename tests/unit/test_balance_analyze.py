@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from charfolio import tables
 from charfolio.balance.analyze import BalanceRules, analyze_balance, balance_report
 from charfolio.balance.targets import (
     DOCUMENT_TARGETS,
@@ -23,6 +22,7 @@ from charfolio.balance.targets import (
     images_to_remove,
     others_to_add,
 )
+from charfolio.core import tables
 from charfolio.faces import analyze_faces, create_face_detector, write_faces
 
 from .balance_support import figure, save

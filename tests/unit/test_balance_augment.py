@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from charfolio import tables
 from charfolio.balance.analyze import analyze_balance
 from charfolio.balance.augment import (
     CropPlan,
@@ -19,8 +18,9 @@ from charfolio.balance.augment import (
 )
 from charfolio.balance.shots import CLOSE_UP, FULL_BODY, MEDIUM, WIDE, shot_type
 from charfolio.balance.targets import DOCUMENT_TARGETS, distance
+from charfolio.core import tables
+from charfolio.core.imaging import read_rgb
 from charfolio.faces import analyze_faces, create_face_detector, write_faces
-from charfolio.imaging import read_rgb
 
 from .balance_support import figure, save
 

@@ -10,12 +10,12 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
-from charfolio import tables
-from charfolio.balance.captioning import caption_images, caption_rows, face_shot, log_lint
-from charfolio.balance.captions import CaptionContext, TemplateCaptioner
 from charfolio.balance.shots import ShotRules
-from charfolio.select import PRESETS, select
-from charfolio.tiers import read_captions, write_tier
+from charfolio.captions.captioning import caption_images, caption_rows, face_shot, log_lint
+from charfolio.captions.registry import CaptionContext, TemplateCaptioner
+from charfolio.core import tables
+from charfolio.curate import PRESETS, select
+from charfolio.curate.tiers import read_captions, write_tier
 
 from .balance_support import faces_row, figure, save, write_faces
 
@@ -170,8 +170,8 @@ def test_a_missing_caption_is_named_with_the_fix(tmp_path: Path) -> None:
 
 
 def test_charfolio_models_lists_the_captioners_files() -> None:
-    from charfolio.config import validate
-    from charfolio.models import config_entries
+    from charfolio.core.config import validate
+    from charfolio.models.files import config_entries
 
     config = validate(
         {"captions": {"backend": "llama_cpp",

@@ -9,14 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from charfolio.balance.caption_lint import (
+from charfolio.captions.lint import (
     IDENTITY_WORD,
     MISSING_CLASS_WORD,
     MISSING_TOKEN,
     lint_caption,
     lint_captions,
 )
-from charfolio.balance.captions import (
+from charfolio.captions.registry import (
     CaptionContext,
     LlamaCppCaptioner,
     TemplateCaptioner,
@@ -25,7 +25,7 @@ from charfolio.balance.captions import (
     create_captioner,
     render,
 )
-from charfolio.config import ModelFileError
+from charfolio.core.config import ModelFileError
 
 IMAGE = np.zeros((64, 48, 3), np.uint8)
 CONTEXT = CaptionContext("nova", "woman", "medium", "woman astronaut, 8k", ", walking in a park")

@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from charfolio import tables
-from charfolio.balance.refine import (
+from charfolio.balance.shots import SHOT_PHRASES
+from charfolio.balance.targets import DOCUMENT_TARGETS, Range, gap, mix_gaps
+from charfolio.core import tables
+from charfolio.refine.planning import (
     VOCABULARY,
     allocate,
     estimate_pass_rate,
@@ -22,8 +24,6 @@ from charfolio.balance.refine import (
     targeted_modifiers,
     write_targeted_scenarios,
 )
-from charfolio.balance.shots import SHOT_PHRASES
-from charfolio.balance.targets import DOCUMENT_TARGETS, Range, gap, mix_gaps
 from charfolio.scenarios.validation import categorize, normalise, validate_scenario
 
 

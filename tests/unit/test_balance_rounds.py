@@ -11,12 +11,20 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
-from charfolio import tables
 from charfolio.balance.analyze import analyze_balance
-from charfolio.balance.refine import fill_plan, needs_at_size
-from charfolio.balance.refined_tier import refinement_report, write_refined_tier
-from charfolio.balance.round_curation import curate_round, gate_reason, judge
-from charfolio.balance.rounds import (
+from charfolio.balance.shots import shot_type
+from charfolio.balance.targets import DOCUMENT_SHOT_TARGETS, Range
+from charfolio.core import tables
+from charfolio.core.config import CharacterPrompt
+from charfolio.curate.thresholds import PRESETS
+from charfolio.curate.tiers import place_file
+from charfolio.demo.reference_variation import prompt_framing, recipe_for
+from charfolio.generation.backends import RenderRequest
+from charfolio.generation.modifiers import default_multi_batch_modifiers
+from charfolio.refine.planning import fill_plan, needs_at_size
+from charfolio.refine.refined_tier import refinement_report, write_refined_tier
+from charfolio.refine.round_curation import curate_round, gate_reason, judge
+from charfolio.refine.rounds import (
     fill_in_seed,
     generate_round,
     plan_round,
@@ -24,16 +32,8 @@ from charfolio.balance.rounds import (
     round_specs,
     start_refinement,
 )
-from charfolio.balance.shots import shot_type
-from charfolio.balance.targets import DOCUMENT_SHOT_TARGETS, Range
-from charfolio.config import CharacterPrompt
-from charfolio.generation.backends import RenderRequest
-from charfolio.generation.reference_variation import prompt_framing, recipe_for
-from charfolio.modifiers import default_multi_batch_modifiers
 from charfolio.scenarios.grammar import template_lines
 from charfolio.scenarios.lexicon import CATEGORIES
-from charfolio.select.thresholds import PRESETS
-from charfolio.tiers import place_file
 
 from .balance_support import faces_row, figure, save, write_faces
 

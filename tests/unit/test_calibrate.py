@@ -10,10 +10,10 @@ import pytest
 import yaml
 from PIL import Image
 
-from charfolio.calibrate import calibrate
+from charfolio.curate import PRESETS, thresholds_from_config
 from charfolio.faces.detector import Face
 from charfolio.quality import measure
-from charfolio.select import PRESETS, thresholds_from_config
+from charfolio.quality.calibrate import calibrate
 
 
 def _textured(seed: int, blur: float, size: int = 128) -> np.ndarray:

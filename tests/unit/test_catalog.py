@@ -10,9 +10,10 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
-from charfolio import catalog, tables
-from charfolio.catalog import build_catalog, build_duckdb
-from charfolio.select.core import STAGES
+from charfolio.catalog import build as catalog
+from charfolio.catalog.build import build_catalog, build_duckdb
+from charfolio.core import tables
+from charfolio.curate.selection import STAGES
 
 from .catalog_data import ALICE, BOB, build_results, make_character
 

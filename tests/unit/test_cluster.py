@@ -9,8 +9,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from charfolio import tables
-from charfolio.cluster import CollapseLimits, cluster_images, detect_collapse, kmeans
+from charfolio.core import tables
+from charfolio.curate.clusters import CollapseLimits, cluster_images, detect_collapse, kmeans
 from charfolio.embed import l2_normalise
 
 

@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from charfolio.config import (
+from charfolio.core.config import (
     ConfigError,
     ModelFileError,
     load_character,

@@ -10,10 +10,19 @@ import safetensors.torch
 import torch
 from PIL import Image
 
-from charfolio.config import ModelFileError
+from charfolio.core.config import ModelFileError
+from charfolio.demo.tiny import (
+    build_tiny_controlnet,
+    ensure_tiny_controlnet,
+    ensure_tiny_model,
+)
+from charfolio.demo.tiny_detectors import (
+    TINY_POSE_INPUT,
+    ensure_tiny_depth_model,
+    ensure_tiny_pose_model,
+)
 from charfolio.generation.control import load_controlnet, resolve_controlnet
 from charfolio.generation.control_maps import CannyMapper, DepthMapper
-from charfolio.generation.lora_render import LoraRenderer
 from charfolio.generation.pipelines import load_pipeline
 from charfolio.generation.pose import (
     COLOURS,
@@ -22,16 +31,7 @@ from charfolio.generation.pose import (
     draw_openpose,
     openpose_keypoints,
 )
-from charfolio.generation.tiny import (
-    build_tiny_controlnet,
-    ensure_tiny_controlnet,
-    ensure_tiny_model,
-)
-from charfolio.generation.tiny_detectors import (
-    TINY_POSE_INPUT,
-    ensure_tiny_depth_model,
-    ensure_tiny_pose_model,
-)
+from charfolio.lora.render import LoraRenderer
 
 from .render_support import open_tiny, picture, pixels
 

@@ -6,9 +6,9 @@ import sys
 import pyarrow.parquet as pq
 import pytest
 
-from charfolio import tables
-from charfolio.atomic import atomic_path, make_staging_dir, write_text_atomic
-from charfolio.progress import Progress, format_duration
+from charfolio.core import tables
+from charfolio.core.atomic import atomic_path, make_staging_dir, write_text_atomic
+from charfolio.core.progress import Progress, format_duration
 
 
 def test_atomic_path_leaves_nothing_on_failure(tmp_path):
@@ -31,7 +31,7 @@ def test_sigkill_mid_write_never_leaves_a_partial_target(tmp_path):
     target = tmp_path / "big.bin"
     code = (
         "import sys, time\n"
-        "from charfolio.atomic import atomic_path\n"
+        "from charfolio.core.atomic import atomic_path\n"
         "with atomic_path(sys.argv[1]) as tmp:\n"
         "    with open(tmp, 'wb') as fh:\n"
         "        fh.write(b'x' * 1000); fh.flush(); print('writing', flush=True); time.sleep(60)\n"
@@ -108,7 +108,7 @@ def test_staging_folders_keep_a_group_shared_parents_setgid_bit(tmp_path):
 
 
 def test_the_umask_is_read_without_being_changed(tmp_path, monkeypatch):
-    from charfolio import atomic
+    from charfolio.core import atomic
 
     calls: list[int] = []
     real_umask = os.umask

@@ -1,6 +1,6 @@
 import pytest
 
-from charfolio.distribution import (
+from charfolio.generation.distribution import (
     ScenarioRef,
     calculate_distribution,
     group_seeds,

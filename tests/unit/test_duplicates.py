@@ -11,8 +11,8 @@ import pytest
 from PIL import Image
 from skimage import data
 
-from charfolio import tables
-from charfolio.duplicates import (
+from charfolio.core import tables
+from charfolio.quality.duplicates import (
     find_duplicates,
     hamming,
     hash_images,

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from charfolio import tables
-from charfolio.config import ModelFileError
+from charfolio.core import tables
+from charfolio.core.config import ModelFileError
 from charfolio.embed import create_embedder, embed_images, load_embeddings
 from charfolio.embed.colour_layout import DIM, ColourLayoutEmbedder
 

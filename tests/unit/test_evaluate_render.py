@@ -8,6 +8,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
+from charfolio.demo.tiny import write_tiny_lora
 from charfolio.evaluate import (
     CHECKPOINT_SCORES,
     build_suite,
@@ -16,7 +17,6 @@ from charfolio.evaluate import (
     write_suite,
 )
 from charfolio.evaluate.run import evaluate_lora_checkpoints
-from charfolio.generation.tiny import write_tiny_lora
 
 from .evaluate_support import (
     FakeRenderer,

@@ -15,10 +15,10 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
-from charfolio import tables
+from charfolio.core import tables
 from charfolio.evaluate import SECTIONS, build_suite, evaluate_lora, write_suite
+from charfolio.evaluate.checkpoint_report import write_checkpoint_report
 from charfolio.evaluate.ranking import CATEGORY_SCORES
-from charfolio.evaluate.report import write_checkpoint_report
 
 from .chromium_support import run_chromium
 from .evaluate_support import (

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from charfolio.config import ConfigError, load_character, validate
+from charfolio.core.config import ConfigError, load_character, validate
 from charfolio.evaluate import CATEGORIES, build_suite, make_suite, read_suite, write_suite
 from charfolio.evaluate.suite import FRAMING, LIGHTS, SCENES, max_prompts_per_category
 

@@ -11,8 +11,8 @@ import pytest
 from PIL import Image
 from skimage import data
 
-from charfolio import tables
-from charfolio.config import ModelFileError
+from charfolio.core import tables
+from charfolio.core.config import ModelFileError
 from charfolio.faces import (
     MULTIPLE_FACES,
     NO_FACE,

@@ -7,13 +7,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from charfolio.folder_listing import list_folder
+from charfolio.core.folder_listing import list_folder
 
 
 def test_importing_it_loads_no_heavy_module() -> None:
     # rules/common.smk imports it in every Snakemake process, each job's included.
     code = (
-        "import sys, charfolio.folder_listing; "
+        "import sys, charfolio.core.folder_listing; "
         "print(sorted({'PIL', 'pyarrow', 'numpy', 'torch'} & set(sys.modules)))"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

@@ -25,7 +25,7 @@ import torch
 from diffusers import DiffusionPipeline
 from peft.tuners.lora import LoraLayer
 
-from charfolio.config import validate
+from charfolio.core.config import validate
 from charfolio.generation.backends import RenderRequest, create_image_backend
 from charfolio.generation.diffusers_backend import DETAIL_ADAPTER, DiffusersBackend
 from charfolio.generation.pipelines import load_pipeline

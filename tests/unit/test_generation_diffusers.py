@@ -13,8 +13,14 @@ import safetensors.torch
 import torch
 from PIL import Image
 
-from charfolio import tables
-from charfolio.config import Character, ModelFileError, validate
+from charfolio.core import tables
+from charfolio.core.config import Character, ModelFileError, validate
+from charfolio.demo.tiny import (
+    build_tiny_pipeline,
+    ensure_tiny_model,
+    load_clip_tokenizer,
+    write_tiny_lora,
+)
 from charfolio.generation import diffusers_backend
 from charfolio.generation.backends import RenderRequest, create_image_backend
 from charfolio.generation.diffusers_backend import DiffusersBackend
@@ -27,12 +33,6 @@ from charfolio.generation.pipelines import (
 )
 from charfolio.generation.regenerate import regenerate_image
 from charfolio.generation.shard import distribution_from_config, generate_shard
-from charfolio.generation.tiny import (
-    build_tiny_pipeline,
-    ensure_tiny_model,
-    load_clip_tokenizer,
-    write_tiny_lora,
-)
 
 SIZE = 64
 # An image rendered in a batch differs from the same image rendered alone by at most one

@@ -16,13 +16,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from charfolio.duplicates import hash_images
+from charfolio.catalog.report.thumbs import Thumbnails
+from charfolio.core.imaging import UNREADABLE, read_rgb
 from charfolio.embed import embed_images, load_embeddings
 from charfolio.embed.colour_layout import ColourLayoutEmbedder
 from charfolio.faces import analyze_faces, create_face_detector
-from charfolio.imaging import UNREADABLE, read_rgb
 from charfolio.quality import score_images
-from charfolio.report.thumbs import Thumbnails
+from charfolio.quality.duplicates import hash_images
 
 from .unprivileged import run_unprivileged, shared_folder
 
@@ -86,9 +86,9 @@ def test_thumbnails_are_placeholders(root: Path) -> None:
 STAGES_AS_USER = """
 import json, sys
 from pathlib import Path
-from charfolio.duplicates import hash_images
-from charfolio.imaging import read_rgb
-from charfolio.report.thumbs import Thumbnails
+from charfolio.quality.duplicates import hash_images
+from charfolio.core.imaging import read_rgb
+from charfolio.catalog.report.thumbs import Thumbnails
 root = Path(sys.argv[1])
 print(json.dumps({
     "read": read_rgb(root / "locked.png").detail,

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from skimage import data, transform
 
-from charfolio.identity import (
+from charfolio.metrics import (
     PROMPT_ADHERENCE_THRESHOLD,
     consistency,
     cosine_matrix,

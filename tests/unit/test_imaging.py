@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFile
 
-from charfolio.imaging import UNREADABLE, map_images, read_rgb
+from charfolio.core.imaging import UNREADABLE, map_images, read_rgb
 
 
 def _code(read) -> str:

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from charfolio import tables
-from charfolio.folder_listing import list_folder
-from charfolio.ingest import ingest_folder
+from charfolio.core import tables
+from charfolio.core.folder_listing import list_folder
+from charfolio.generation.ingest import ingest_folder
 
 from .unprivileged import run_unprivileged, shared_folder
 
@@ -169,7 +169,7 @@ def test_a_file_above_the_byte_limit_is_a_row_and_not_read(tmp_path):
 UNREADABLE_ENTRIES = """
 import json, sys
 from pathlib import Path
-from charfolio.ingest import ingest_folder
+from charfolio.generation.ingest import ingest_folder
 folder, root = Path(sys.argv[1]), Path(sys.argv[2])
 table = ingest_folder(folder, "c", root, root / "t.parquet", log=lambda m: None)
 print(json.dumps({r["file"]: json.loads(r["settings_json"]).get("unreadable")

@@ -10,22 +10,22 @@ import pytest
 import safetensors.torch
 import torch
 
-from charfolio.config import ModelFileError
-from charfolio.generation.ip_adapter import (
-    IpAdapterFiles,
-    attach_ip_adapter,
-    read_ip_adapter_weights,
-    resolve_ip_adapter,
-)
-from charfolio.generation.lora_render import LoraRenderer, open_renderer
-from charfolio.generation.pipelines import LoraSpec, load_pipeline
-from charfolio.generation.tiny import (
+from charfolio.core.config import ModelFileError
+from charfolio.demo.tiny import (
     TINY_IP_ADAPTER_SUBFOLDER,
     TINY_IP_ADAPTER_WEIGHTS,
     ensure_tiny_ip_adapter,
     ensure_tiny_model,
     write_tiny_lora,
 )
+from charfolio.generation.ip_adapter import (
+    IpAdapterFiles,
+    attach_ip_adapter,
+    read_ip_adapter_weights,
+    resolve_ip_adapter,
+)
+from charfolio.generation.pipelines import LoraSpec, load_pipeline
+from charfolio.lora.render import LoraRenderer, open_renderer
 
 from .render_support import SETTINGS, open_tiny, picture, pixels
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from charfolio.llama_resources import (
+from charfolio.scenarios.llama_resources import (
     BASE_MB,
     PACKAGE_GGUF_MB,
     gguf_megabytes,

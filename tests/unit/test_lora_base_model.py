@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from charfolio.config import ModelFileError
+from charfolio.core.config import ModelFileError
 from charfolio.lora import train_lora
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from charfolio.lora import checkpoints
+from charfolio.lora import training_state as checkpoints
 from charfolio.lora.data import (
     Example,
     TierRow,
@@ -262,7 +262,7 @@ def test_kohya_keys_and_alpha():
 
 
 def test_an_empty_tier_is_a_clear_error(tmp_path: Path):
-    from charfolio import tables
+    from charfolio.core import tables
     from charfolio.lora.data import read_tier
 
     tables.write_table(tmp_path / "manifest.parquet", [], tables.TIER_MANIFEST)

@@ -8,15 +8,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from charfolio.config import ModelFileError
-from charfolio.generation.lora_render import (
+from charfolio.core.config import ModelFileError
+from charfolio.demo.tiny import write_tiny_lora
+from charfolio.generation.pipelines import LoraSpec
+from charfolio.lora.render import (
     LoraRenderer,
     RenderError,
     RenderSettings,
     open_renderer,
 )
-from charfolio.generation.pipelines import LoraSpec
-from charfolio.generation.tiny import write_tiny_lora
 
 from .render_support import SETTINGS, open_tiny, picture, pixels
 

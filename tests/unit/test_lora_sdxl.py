@@ -9,7 +9,7 @@ import pytest
 import safetensors.torch
 import torch
 
-from charfolio.lora import checkpoints
+from charfolio.lora import training_state as checkpoints
 
 from .lora_support import (
     adapter_tensors,

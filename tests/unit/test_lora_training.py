@@ -16,7 +16,8 @@ import safetensors.torch
 import torch
 from PIL import Image
 
-from charfolio.lora import NonFiniteLossError, PresetError, checkpoints
+from charfolio.lora import NonFiniteLossError, PresetError
+from charfolio.lora import training_state as checkpoints
 
 from .lora_support import (
     adapter_tensors,

@@ -13,10 +13,10 @@ import pytest
 import safetensors.torch
 import torch
 
-from charfolio.config import ModelFileError
+from charfolio.core.config import ModelFileError
+from charfolio.demo.tiny import write_tiny_lora
 from charfolio.generation.pipelines import apply_lora
-from charfolio.generation.tiny import write_tiny_lora
-from charfolio.loras import (
+from charfolio.lora.registry import (
     LoraEntry,
     LoraRegistry,
     LoraRegistryError,

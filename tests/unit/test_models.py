@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from charfolio.config import ModelFileError, load_schema, validate
-from charfolio.models import (
+from charfolio.core.config import ModelFileError, load_schema, validate
+from charfolio.models.files import (
     PACKAGED,
     SHA256_MISMATCH,
     Kind,
@@ -509,7 +509,7 @@ def test_the_models_command_merges_configs_and_check_exits_non_zero(
 
     import yaml
 
-    from charfolio.models import add_models_parser
+    from charfolio.models.files import add_models_parser
 
     parser = argparse.ArgumentParser(prog="charfolio")
     add_models_parser(parser.add_subparsers(dest="command", required=True))
@@ -586,7 +586,7 @@ def test_tiny_training_builds_its_control_models_and_random_clip_needs_nothing()
 
 
 def test_prints_the_licence_of_what_it_fetches(server: Server, workdir: Path) -> None:
-    from charfolio.licences import LICENCE_NOTES, licence_note
+    from charfolio.models.licences import LICENCE_NOTES, licence_note
 
     archive = _zip({"det_10g.onnx": b"onnx", "w600k_r50.onnx": b"onnx"})
     url = server.add("/buffalo_l.zip", archive)

@@ -1,7 +1,7 @@
 """Near-duplicates by face and embedding, on real photos and their mild edits.
 
 Descriptors come from the dlib backend and embeddings from colour_layout (the offline
-backends of the demo and tests); the defaults in charfolio.near_duplicates were calibrated
+backends of the demo and tests); the defaults in charfolio.curate.near_duplicates were calibrated
 on these measurements.
 """
 
@@ -16,17 +16,17 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from charfolio import tables
-from charfolio.duplicates import DEFAULT_MAX_DISTANCE, DuplicateGroups, hamming, phash
-from charfolio.embed import create_embedder
-from charfolio.generation.backends import RenderRequest, create_image_backend
-from charfolio.generation.reference_variation import recipe_for
-from charfolio.near_duplicates import (
+from charfolio.core import tables
+from charfolio.curate.near_duplicates import (
     ImageVectors,
     NearDuplicateRule,
     load_vectors,
     near_identical_pairs,
 )
+from charfolio.demo.reference_variation import recipe_for
+from charfolio.embed import create_embedder
+from charfolio.generation.backends import RenderRequest, create_image_backend
+from charfolio.quality.duplicates import DEFAULT_MAX_DISTANCE, DuplicateGroups, hamming, phash
 from tests.unit.photo_support import (
     MILD_EDITS,
     MIRROR,

@@ -9,7 +9,7 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from charfolio.neighbours import close_pairs
+from charfolio.curate.neighbours import close_pairs
 
 
 @pytest.mark.parametrize("metric", ["similarity", "distance"])

@@ -1,4 +1,4 @@
-"""charfolio.offline: the hubs' offline switches forced on, and off for fetches only."""
+"""charfolio.core.offline: the hubs' offline switches forced on, and off for fetches only."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from charfolio.offline import FETCH_SWITCHES, OFFLINE_ENV, force_offline, hub_online
+from charfolio.core.offline import FETCH_SWITCHES, OFFLINE_ENV, force_offline, hub_online
 
 from ..network_guard import HUB_SWITCHES_OFF, REPO
 
@@ -34,7 +34,7 @@ def test_hub_online_turns_the_fetch_switches_off_for_the_block_only():
 def test_a_job_process_imports_the_hub_offline_and_only_a_fetch_goes_online():
     """In a fresh process, as a job is: the flag huggingface_hub reads at import follows."""
     code = (
-        "from charfolio.offline import force_offline, hub_online\n"
+        "from charfolio.core.offline import force_offline, hub_online\n"
         "force_offline()\n"
         "from huggingface_hub import constants\n"
         "print(constants.is_offline_mode(), constants.HF_HUB_DISABLE_TELEMETRY)\n"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from charfolio.paths import portable_model_config, portable_path
+from charfolio.core.paths import portable_model_config, portable_path
 
 
 def test_paths_inside_the_project_are_relative_to_it(tmp_path, monkeypatch):

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 from skimage import data
 
-from charfolio import tables
+from charfolio.core import tables
 from charfolio.quality import (
     CONTRAST_POINTS,
     DEFAULT_WEIGHTS,

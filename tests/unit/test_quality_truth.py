@@ -2,7 +2,7 @@
 copies rejected for what is wrong with them, each photo ranked above its degraded copies.
 
 The photos ship inside installed packages (tests/unit/photo_support.py). The presets'
-numbers in charfolio.select.thresholds were calibrated on these measurements.
+numbers in charfolio.curate.thresholds were calibrated on these measurements.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from charfolio.curate import PRESETS, thresholds_from_config
+from charfolio.curate.selection import threshold_reason
 from charfolio.quality import MainFace, score_images
-from charfolio.select import PRESETS, thresholds_from_config
-from charfolio.select.core import threshold_reason
 from tests.unit.photo_support import DEGRADATIONS, clean_portraits, main_face, rescaled
 
 SCALES = (0.5, 0.75, 1.0, 1.5, 2.0)

@@ -15,8 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from charfolio.generation.backends import RenderRequest, create_image_backend
-from charfolio.generation.reference_variation import (
+from charfolio.demo.reference_variation import (
     FRAMINGS,
     ISSUE_RATES,
     ReferenceVariationBackend,
@@ -25,6 +24,7 @@ from charfolio.generation.reference_variation import (
     recipe_record,
     render_recipe,
 )
+from charfolio.generation.backends import RenderRequest, create_image_backend
 
 CATEGORIES = (None, "professional", "casual", "action", "artistic", "athletic", "other")
 PROMPT = "photo of a woman with short brown hair"
@@ -110,7 +110,7 @@ def test_same_bytes_in_a_fresh_process(backend: ReferenceVariationBackend) -> No
     code = (
         "import hashlib; "
         "from charfolio.generation.backends import RenderRequest; "
-        "from charfolio.generation.reference_variation import recipe_for, render_recipe; "
+        "from charfolio.demo.reference_variation import recipe_for, render_recipe; "
         f"r = RenderRequest({PROMPT!r}, '', 11, 96, 64, 'artistic'); "
         "print(hashlib.sha256(render_recipe(recipe_for(r)).tobytes()).hexdigest())"
     )

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from charfolio.report import SECTIONS, write_report
+from charfolio.catalog.report import SECTIONS, write_report
 
 from .catalog_data import build_results
 from .chromium_support import run_chromium
@@ -194,9 +194,9 @@ def test_screenshot_in_headless_chromium(report: Path, tmp_path: Path) -> None:
 def test_every_gated_measure_has_its_histogram_and_threshold(tmp_path: Path) -> None:
     import dataclasses
 
-    from charfolio.report.charts import MEASURE_CHARTS, quality_section
-    from charfolio.report.data import ReportData
-    from charfolio.select import PRESETS
+    from charfolio.catalog.report.charts import MEASURE_CHARTS, quality_section
+    from charfolio.catalog.report.data import ReportData
+    from charfolio.curate import PRESETS
 
     thresholds = dataclasses.asdict(PRESETS["balanced"])
     rng = np.random.default_rng(0)

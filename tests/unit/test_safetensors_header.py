@@ -10,7 +10,7 @@ import safetensors
 import safetensors.torch
 import torch
 
-from charfolio.safetensors_header import sort_metadata
+from charfolio.core.safetensors_header import sort_metadata
 
 TENSORS = {"b.weight": torch.arange(6.0).reshape(2, 3), "a.alpha": torch.tensor(4.0)}
 # Enough keys that safetensors' own (hash) order is all but never sorted by chance.

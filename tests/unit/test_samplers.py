@@ -8,12 +8,12 @@ import sys
 from diffusers.optimization import SchedulerType
 
 from charfolio.generation import pipelines
-from charfolio.generation.lora_render import INHERITED_KEYS
 from charfolio.generation.samplers import (
     LR_SCHEDULER_NAMES,
     SAMPLER_NAMES,
     SIGMA_NAMES,
 )
+from charfolio.lora.render import INHERITED_KEYS
 
 
 def test_sampler_and_sigma_names_match_the_scheduler_table() -> None:
@@ -34,7 +34,7 @@ def test_the_snakefile_imports_pull_in_neither_torch_nor_diffusers() -> None:
     """rules/common.smk runs in every job; torch + diffusers would add seconds to each."""
     code = (
         "import sys\n"
-        "import charfolio.config, charfolio.distribution, charfolio.embed.stream\n"
+        "import charfolio.core.config, charfolio.generation.distribution, charfolio.embed.stream\n"
         "import charfolio.lora.presets, charfolio.story.settings\n"
         "print(sorted(m for m in ('torch', 'diffusers', 'transformers', 'peft') if m in sys.modules))"
     )

@@ -7,8 +7,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from charfolio import tables
-from charfolio.config import CharacterPrompt, ConfigError, ModelFileError, validate
+from charfolio.core import tables
+from charfolio.core.config import CharacterPrompt, ConfigError, ModelFileError, validate
 from charfolio.scenarios import (
     CATEGORIES,
     ScenarioGenerationError,

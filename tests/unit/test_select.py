@@ -14,11 +14,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from charfolio import tables
-from charfolio.duplicates import phash
-from charfolio.embed import create_embedder
-from charfolio.near_duplicates import NearDuplicateRule, VectorSource
-from charfolio.select import (
+from charfolio.core import tables
+from charfolio.curate import (
     PRESETS,
     REJECT_REASONS,
     Thresholds,
@@ -28,7 +25,10 @@ from charfolio.select import (
     selection_report,
     thresholds_from_config,
 )
-from charfolio.tier_floors import check_tiers
+from charfolio.curate.near_duplicates import NearDuplicateRule, VectorSource
+from charfolio.curate.tier_floors import check_tiers
+from charfolio.embed import create_embedder
+from charfolio.quality.duplicates import phash
 from tests.unit.photo_support import MILD_EDITS, clean_portraits, face_descriptor
 
 BALANCED = PRESETS["balanced"]
@@ -611,7 +611,7 @@ def test_select_files_compares_the_stored_descriptors_and_embeddings(tmp_path: P
     ],
 )
 def test_defect_gates(measures: dict[str, Any], reason: str | None) -> None:
-    from charfolio.select.core import threshold_reason
+    from charfolio.curate.selection import threshold_reason
 
     clean = {
         "sharpness": 400.0, "contrast": 60.0, "face_confidence": 0.99, "face_sharpness": 0.6,

@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
-from charfolio import tables
+from charfolio.core import tables
 from charfolio.story import StoryboardSettings, StoryError, evaluate_storyboard, render_storyboard
 from charfolio.story.frames import Frame, StoryFrames, write_frames
 

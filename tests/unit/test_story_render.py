@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from charfolio.config import ConfigError, validate
-from charfolio.generation.tiny import write_tiny_lora
+from charfolio.core.config import ConfigError, validate
+from charfolio.demo.tiny import write_tiny_lora
 from charfolio.story import check_story_config, story_entry
 from charfolio.story.frames import Frame, StoryFrames, write_frames
 from charfolio.story.run import run_storyboard

@@ -9,7 +9,7 @@ import types
 
 import pytest
 
-from charfolio.config import ConfigError
+from charfolio.core.config import ConfigError
 from charfolio.story import StoryError, make_frames, read_frames, split_story
 from charfolio.story.deterministic import EXTRA_SHOTS, deterministic_split
 from charfolio.story.frames import ESTABLISHING_PHRASES, establishing, frame_prompt

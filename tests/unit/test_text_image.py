@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from charfolio.config import ModelFileError
+from charfolio.core.config import ModelFileError
 from charfolio.embed.text_image import TextImageScorer, create_text_image_scorer
 
 TINY = {"model": "charfolio-tiny-vit", "pretrained": None}

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from charfolio import tables
-from charfolio.select import PRESETS, select, write_selection
-from charfolio.tiers import render_caption, split_assignments, write_tier
+from charfolio.core import tables
+from charfolio.curate import PRESETS, select, write_selection
+from charfolio.curate.tiers import render_caption, split_assignments, write_tier
 
 
 def _selection(root: Path, n: int = 40, clusters: int = 4):  # type: ignore[no-untyped-def]
@@ -160,8 +160,8 @@ def test_split_counts_and_stability() -> None:
 
 
 def _selection_rows(n: int):  # type: ignore[no-untyped-def]
-    from charfolio import tables
-    from charfolio.select import SelectionRow
+    from charfolio.core import tables
+    from charfolio.curate import SelectionRow
 
     return [
         SelectionRow(

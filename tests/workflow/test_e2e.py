@@ -10,7 +10,7 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
-from charfolio import tables
+from charfolio.core import tables
 
 from .conftest import REPO, TINY_TARGETS, config_path, planned_jobs, snakemake
 

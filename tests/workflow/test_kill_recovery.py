@@ -40,7 +40,7 @@ NOT_IN_DEMO = {"caption_images": "only characters with an image_folder are capti
 UNDECLARED_BY_DESIGN = {
     "train_lora": (
         r"lora/[^/]+/tier_\d+/(state|checkpoints)(/.*)?",
-        "its own resume state: kept on purpose when a training job is killed (train.smk)",
+        "its own resume state: kept on purpose when a training job is killed (lora.smk)",
     ),
     "render_checkpoints": (
         r"lora/[^/]+/tier_\d+/checkpoints/epoch-\d+\.safetensors",

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from charfolio.audit import run_sql
-from charfolio.catalog import build_catalog
+from charfolio.catalog.audit import run_sql
+from charfolio.catalog.build import build_catalog
 from tests.unit.catalog_data import ALICE, BOB, make_character
 
 from .conftest import config_path, snakemake
@@ -24,7 +24,7 @@ DB = "results/catalog.duckdb"
 READER = """
 import sys
 from pathlib import Path
-from charfolio.audit import run_sql
+from charfolio.catalog.audit import run_sql
 db, stop = sys.argv[1], Path(sys.argv[2])
 while not stop.exists():
     try:

@@ -8,7 +8,7 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from charfolio import tables
+from charfolio.core import tables
 
 from .conftest import REPO, config_path, planned_jobs, snakemake
 

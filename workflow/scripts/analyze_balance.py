@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from charfolio.balance import analyze_balance
-from charfolio.joblog import job_log
+from charfolio.core.joblog import job_log
 
 # Worker processes are spawned and re-import this script: only the parent runs the job.
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from charfolio.balance import augment_tier
-from charfolio.joblog import job_log
+from charfolio.core.joblog import job_log
 
 with job_log(snakemake.log[0]) as log:
     augment_tier(

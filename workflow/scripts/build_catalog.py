@@ -1,9 +1,9 @@
-"""Adapter: rule build_catalog -> charfolio.catalog.build_catalog."""
+"""Adapter: rule build_catalog -> charfolio.catalog.build.build_catalog."""
 
 from pathlib import Path
 
-from charfolio.catalog import build_catalog
-from charfolio.joblog import job_log
+from charfolio.catalog.build import build_catalog
+from charfolio.core.joblog import job_log
 
 with job_log(snakemake.log[0]) as log:
     table = build_catalog(

@@ -1,7 +1,7 @@
-"""Adapter: rule build_duckdb -> charfolio.catalog.build_duckdb."""
+"""Adapter: rule build_duckdb -> charfolio.catalog.build.build_duckdb."""
 
-from charfolio.catalog import build_duckdb
-from charfolio.joblog import job_log
+from charfolio.catalog.build import build_duckdb
+from charfolio.core.joblog import job_log
 
 with job_log(snakemake.log[0]) as log:
     build_duckdb(snakemake.input, snakemake.output[0])

@@ -1,9 +1,9 @@
-"""Adapter: rule build_refined_tier -> charfolio.balance.refined_tier.write_refined_tier."""
+"""Adapter: rule build_refined_tier -> charfolio.refine.refined_tier.write_refined_tier."""
 
 from pathlib import Path
 
-from charfolio.balance.refined_tier import write_refined_tier
-from charfolio.joblog import job_log
+from charfolio.core.joblog import job_log
+from charfolio.refine.refined_tier import write_refined_tier
 
 with job_log(snakemake.log[0]) as log:
     caption = snakemake.params.caption

@@ -1,10 +1,10 @@
-"""Adapter: rule build_tier -> charfolio.tiers.write_tier."""
+"""Adapter: rule build_tier -> charfolio.curate.tiers.write_tier."""
 
 import json
 from pathlib import Path
 
-from charfolio.joblog import job_log
-from charfolio.tiers import write_tier
+from charfolio.core.joblog import job_log
+from charfolio.curate.tiers import write_tier
 
 with job_log(snakemake.log[0]) as log:
     caption = snakemake.params.caption

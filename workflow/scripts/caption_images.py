@@ -1,9 +1,9 @@
-"""Adapter: rule caption_images -> charfolio.balance.captioning.caption_images."""
+"""Adapter: rule caption_images -> charfolio.captions.captioning.caption_images."""
 
 from pathlib import Path
 
-from charfolio.balance.captioning import caption_images
-from charfolio.joblog import job_log
+from charfolio.captions.captioning import caption_images
+from charfolio.core.joblog import job_log
 
 with job_log(snakemake.log[0]) as log:
     caption_images(

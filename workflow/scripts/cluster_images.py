@@ -1,7 +1,7 @@
-"""Adapter: rule cluster_images -> charfolio.cluster.cluster_images."""
+"""Adapter: rule cluster_images -> charfolio.curate.clusters.cluster_images."""
 
-from charfolio.cluster import CollapseLimits, cluster_images
-from charfolio.joblog import job_log
+from charfolio.core.joblog import job_log
+from charfolio.curate.clusters import CollapseLimits, cluster_images
 
 with job_log(snakemake.log[0]) as log:
     cluster_images(

@@ -1,9 +1,9 @@
-"""Adapter: rule curate_refinement -> charfolio.balance.round_curation.curate_round."""
+"""Adapter: rule curate_refinement -> charfolio.refine.round_curation.curate_round."""
 
 from pathlib import Path
 
-from charfolio.balance.round_curation import curate_round
-from charfolio.joblog import job_log
+from charfolio.core.joblog import job_log
+from charfolio.refine.round_curation import curate_round
 
 # Worker processes are spawned and re-import this script: only the parent runs the job.
 if __name__ == "__main__":

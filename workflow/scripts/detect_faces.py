@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
+from charfolio.core.joblog import job_log
 from charfolio.faces.analyze import detect_faces_in_tables
-from charfolio.joblog import job_log
 
 with job_log(snakemake.log[0]) as log:
     detect_faces_in_tables(

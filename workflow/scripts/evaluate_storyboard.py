@@ -2,7 +2,7 @@
 
 import torch
 
-from charfolio.joblog import job_log
+from charfolio.core.joblog import job_log
 from charfolio.story.run import run_evaluation
 
 torch.set_num_threads(snakemake.threads)

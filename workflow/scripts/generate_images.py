@@ -4,9 +4,9 @@ from pathlib import Path
 
 import torch
 
-from charfolio.config import CharacterPrompt
+from charfolio.core.config import CharacterPrompt
+from charfolio.core.joblog import job_log
 from charfolio.generation.shard import generate_shard
-from charfolio.joblog import job_log
 
 torch.set_num_threads(snakemake.threads)
 with job_log(snakemake.log[0]) as log:

@@ -1,12 +1,12 @@
-"""Adapter: rule generate_refinement -> charfolio.balance.rounds.generate_round."""
+"""Adapter: rule generate_refinement -> charfolio.refine.rounds.generate_round."""
 
 from pathlib import Path
 
 import torch
 
-from charfolio.balance.rounds import generate_round
-from charfolio.config import CharacterPrompt
-from charfolio.joblog import job_log
+from charfolio.core.config import CharacterPrompt
+from charfolio.core.joblog import job_log
+from charfolio.refine.rounds import generate_round
 
 torch.set_num_threads(snakemake.threads)
 with job_log(snakemake.log[0]) as log:

@@ -1,9 +1,9 @@
-"""Adapter: rule hash_images -> charfolio.duplicates.hash_images_in_tables."""
+"""Adapter: rule hash_images -> charfolio.quality.duplicates.hash_images_in_tables."""
 
 from pathlib import Path
 
-from charfolio.duplicates import hash_images_in_tables
-from charfolio.joblog import job_log
+from charfolio.core.joblog import job_log
+from charfolio.quality.duplicates import hash_images_in_tables
 
 # Worker processes are spawned and re-import this script: only the parent runs the job.
 if __name__ == "__main__":

@@ -1,9 +1,9 @@
-"""Adapter: rule ingest_folder -> charfolio.ingest.ingest_folder."""
+"""Adapter: rule ingest_folder -> charfolio.generation.ingest.ingest_folder."""
 
 from pathlib import Path
 
-from charfolio.ingest import ingest_folder
-from charfolio.joblog import job_log
+from charfolio.core.joblog import job_log
+from charfolio.generation.ingest import ingest_folder
 
 with job_log(snakemake.log[0]) as log:
     ingest_folder(

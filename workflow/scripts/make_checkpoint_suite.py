@@ -1,7 +1,7 @@
 """Adapter: rule make_checkpoint_suite -> charfolio.evaluate.make_suite."""
 
+from charfolio.core.joblog import job_log
 from charfolio.evaluate import make_suite
-from charfolio.joblog import job_log
 
 with job_log(snakemake.log[0]) as log:
     suite = make_suite(

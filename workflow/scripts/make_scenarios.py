@@ -1,7 +1,7 @@
 """Adapter: rule make_scenarios -> charfolio.scenarios.make_scenarios."""
 
-from charfolio.config import CharacterPrompt
-from charfolio.joblog import job_log
+from charfolio.core.config import CharacterPrompt
+from charfolio.core.joblog import job_log
 from charfolio.scenarios import make_scenarios
 
 with job_log(snakemake.log[0]) as log:

@@ -1,7 +1,7 @@
-"""Adapter: rule plan_refinement -> charfolio.balance.rounds.plan_round."""
+"""Adapter: rule plan_refinement -> charfolio.refine.rounds.plan_round."""
 
-from charfolio.balance.rounds import plan_round
-from charfolio.joblog import job_log
+from charfolio.core.joblog import job_log
+from charfolio.refine.rounds import plan_round
 
 with job_log(snakemake.log[0]) as log:
     plan_round(

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import torch
 
+from charfolio.core.joblog import job_log
 from charfolio.evaluate import evaluate_lora_checkpoints
-from charfolio.joblog import job_log
 
 torch.set_num_threads(snakemake.threads)
 with job_log(snakemake.log[0]) as log:

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from charfolio.joblog import job_log
+from charfolio.core.joblog import job_log
 from charfolio.quality import score_quality_of_tables
 
 # Worker processes are spawned and re-import this script: only the parent runs the job.

@@ -1,8 +1,8 @@
-"""Adapter: rule select_images -> charfolio.select.select_files."""
+"""Adapter: rule select_images -> charfolio.curate.select_files."""
 
-from charfolio.joblog import job_log
-from charfolio.near_duplicates import NearDuplicateRule
-from charfolio.select import select_files, thresholds_from_config
+from charfolio.core.joblog import job_log
+from charfolio.curate import select_files, thresholds_from_config
+from charfolio.curate.near_duplicates import NearDuplicateRule
 
 with job_log(snakemake.log[0]) as log:
     select_files(

@@ -1,6 +1,6 @@
 """Adapter: rule split_story -> charfolio.story.make_frames."""
 
-from charfolio.joblog import job_log
+from charfolio.core.joblog import job_log
 from charfolio.story import make_frames
 
 with job_log(snakemake.log[0]) as log:

@@ -1,7 +1,7 @@
-"""Adapter: rule start_refinement -> charfolio.balance.rounds.start_refinement."""
+"""Adapter: rule start_refinement -> charfolio.refine.rounds.start_refinement."""
 
-from charfolio.balance.rounds import start_refinement
-from charfolio.joblog import job_log
+from charfolio.core.joblog import job_log
+from charfolio.refine.rounds import start_refinement
 
 with job_log(snakemake.log[0]) as log:
     start_refinement(

@@ -1,6 +1,6 @@
 """Adapter: rule tabulate_ablation -> charfolio.story.tabulate_ablation."""
 
-from charfolio.joblog import job_log
+from charfolio.core.joblog import job_log
 from charfolio.story import tabulate_ablation
 
 with job_log(snakemake.log[0]) as log:

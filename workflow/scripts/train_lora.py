@@ -4,7 +4,7 @@ from pathlib import Path
 
 import torch
 
-from charfolio.joblog import job_log
+from charfolio.core.joblog import job_log
 from charfolio.lora import train_lora
 
 torch.set_num_threads(snakemake.threads)

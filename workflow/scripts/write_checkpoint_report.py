@@ -1,7 +1,7 @@
 """Adapter: rule write_checkpoint_report -> charfolio.evaluate.write_checkpoint_report."""
 
+from charfolio.core.joblog import job_log
 from charfolio.evaluate import write_checkpoint_report
-from charfolio.joblog import job_log
 
 with job_log(snakemake.log[0]) as log:
     result = write_checkpoint_report(

@@ -1,9 +1,9 @@
-"""Adapter: rule write_report -> charfolio.report.write_report."""
+"""Adapter: rule write_report -> charfolio.catalog.report.write_report."""
 
 from pathlib import Path
 
-from charfolio.joblog import job_log
-from charfolio.report import write_report
+from charfolio.catalog.report import write_report
+from charfolio.core.joblog import job_log
 
 with job_log(snakemake.log[0]) as log:
     write_report(

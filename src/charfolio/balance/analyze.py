@@ -18,8 +18,6 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from charfolio import tables
-from charfolio.atomic import write_text_atomic
 from charfolio.balance.flags import (
     FlagRules,
     background,
@@ -31,10 +29,12 @@ from charfolio.balance.flags import (
 )
 from charfolio.balance.shots import SHOT_TYPES, UNKNOWN, ShotRules, classify_shot, framing
 from charfolio.balance.targets import FLAGS, OVER, UNDER, Gap, Targets, mix_gaps
+from charfolio.core import tables
+from charfolio.core.atomic import write_text_atomic
+from charfolio.core.imaging import map_images, read_rgb
+from charfolio.core.paths import portable_path
+from charfolio.core.progress import Progress
 from charfolio.faces.analyze import OK
-from charfolio.imaging import map_images, read_rgb
-from charfolio.paths import portable_path
-from charfolio.progress import Progress
 
 PathLike = str | os.PathLike[str]
 REPORT_VERSION = 1

@@ -44,10 +44,7 @@ from typing import Any
 
 from PIL import Image
 
-from charfolio import tables
-from charfolio.atomic import job_staging_dir, replace_dir
 from charfolio.balance.analyze import BalanceRules, balance_report, measure, write_report
-from charfolio.balance.caption_lint import lint_captions
 from charfolio.balance.shots import (
     CLOSE_UP,
     FULL_BODY,
@@ -60,11 +57,14 @@ from charfolio.balance.shots import (
     shot_type,
 )
 from charfolio.balance.targets import Targets, distance
-from charfolio.digest import sha256_file
+from charfolio.captions.lint import lint_captions
+from charfolio.core import tables
+from charfolio.core.atomic import job_staging_dir, replace_dir
+from charfolio.core.digest import sha256_file
+from charfolio.core.imaging import read_rgb
+from charfolio.core.paths import portable_path
+from charfolio.curate.tiers import place_file
 from charfolio.faces.analyze import border_cut
-from charfolio.imaging import read_rgb
-from charfolio.paths import portable_path
-from charfolio.tiers import place_file
 
 PathLike = str | os.PathLike[str]
 LINK_MODES = ("symlink", "hardlink", "copy")

@@ -15,14 +15,14 @@ from typing import Any
 
 import numpy as np
 
-from charfolio.config import (
+from charfolio.core.config import (
     PICKLE_SUFFIXES,
     SAFE_MODEL_SUFFIXES,
     ModelFileError,
     resolve_model_file,
 )
 from charfolio.embed.base import l2_normalise, register_embedder
-from charfolio.models import open_clip_weights
+from charfolio.models.files import open_clip_weights
 
 # A very small ViT (64 px, 2 layers, 32-d output) for tests; registered with open_clip on load.
 TINY_MODEL = "charfolio-tiny-vit"

@@ -18,12 +18,12 @@ from typing import Any
 
 import numpy as np
 
-from charfolio import tables
-from charfolio.atomic import atomic_path
+from charfolio.core import tables
+from charfolio.core.atomic import atomic_path
+from charfolio.core.imaging import read_rgb
+from charfolio.core.mapped_npy import create_mapped_npy
+from charfolio.core.progress import Progress
 from charfolio.embed.base import ImageEmbedder, create_embedder
-from charfolio.imaging import read_rgb
-from charfolio.mapped_npy import create_mapped_npy
-from charfolio.progress import Progress
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from charfolio.embed.open_clip_backend import OpenClipEmbedder
-from charfolio.identity import prompt_adherence
+from charfolio.metrics import prompt_adherence
 
 
 class TextImageScorer:

@@ -9,6 +9,7 @@ ranking.py      per-category aggregates and the ranking of checkpoints
 report.py       checkpoint_report.html, .json and .parquet
 """
 
+from charfolio.evaluate.checkpoint_report import SECTIONS, write_checkpoint_report
 from charfolio.evaluate.checkpoints import LoraCheckpoint, list_checkpoints
 from charfolio.evaluate.ranking import (
     DEFAULT_RANKING_WEIGHTS,
@@ -18,7 +19,6 @@ from charfolio.evaluate.ranking import (
     summarize,
 )
 from charfolio.evaluate.references import References, load_references
-from charfolio.evaluate.report import SECTIONS, write_checkpoint_report
 from charfolio.evaluate.run import (
     CheckpointRenderer,
     evaluate_lora,

@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from charfolio.digest import sha256_file
+from charfolio.core.digest import sha256_file
 
 CHECKPOINT_MODES = ("all", "final")
 MAX_HEADER = 100_000_000  # the safetensors format's own limit

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from charfolio import tables
+from charfolio.core import tables
 
 
 @dataclass(frozen=True, eq=False)

@@ -24,15 +24,15 @@ import numpy as np
 import pyarrow as pa
 from PIL import Image
 
-from charfolio import tables
-from charfolio.atomic import job_staging_dir, replace_dir, write_text_atomic
+from charfolio.core import tables
+from charfolio.core.atomic import job_staging_dir, replace_dir, write_text_atomic
+from charfolio.core.paths import portable_path
+from charfolio.core.progress import Progress
 from charfolio.evaluate.checkpoints import LoraCheckpoint, list_checkpoints
 from charfolio.evaluate.references import References, load_references
 from charfolio.evaluate.scoring import CHECKPOINT_SCORES, ImageScorer, TextImageScoring
 from charfolio.evaluate.suite import SuitePrompt, read_suite
 from charfolio.faces.detector import FaceDetector, create_face_detector
-from charfolio.paths import portable_path
-from charfolio.progress import Progress
 
 if TYPE_CHECKING:  # diffusers loads only in the render job, not in the report job
     from charfolio.generation.pipelines import LoraSpec
@@ -42,7 +42,7 @@ ADAPTER_NAME = "checkpoint"
 
 
 class CheckpointRenderer(Protocol):
-    """charfolio.generation.lora_render.LoraRenderer, as used here."""
+    """charfolio.lora.render.LoraRenderer, as used here."""
 
     def set_loras(self, loras: Sequence[LoraSpec], fuse: bool = False) -> None: ...
 
@@ -215,7 +215,7 @@ def evaluate_lora_checkpoints(
     report compares the character LoRA's checkpoints alone.
     """
     from charfolio.embed.text_image import create_text_image_scorer
-    from charfolio.generation.lora_render import RenderSettings, open_renderer
+    from charfolio.lora.render import RenderSettings, open_renderer
 
     renderer = open_renderer(
         model_cfg=generation["model"],

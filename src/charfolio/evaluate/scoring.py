@@ -1,7 +1,7 @@
 """Scores of one rendered image: identity, prompt adherence and quality.
 
 - identity: the mean cosine similarity of the image's main (largest) face descriptor to
-  every reference descriptor of the tier the LoRA was trained on (charfolio.identity's
+  every reference descriptor of the tier the LoRA was trained on (charfolio.metrics's
   reference similarity; the mean over references, not the best match, so one lucky
   look-alike among the references cannot carry a checkpoint). Compare values only within
   one face backend (dlib descriptors put different people at about 0.8-0.9).
@@ -23,10 +23,11 @@ from typing import Protocol
 import numpy as np
 import pyarrow as pa
 
-from charfolio import quality, tables
+from charfolio import quality
+from charfolio.core import tables
 from charfolio.evaluate.references import References
 from charfolio.faces.detector import FaceDetector
-from charfolio.identity import identity_scores
+from charfolio.metrics import identity_scores
 
 CHECKPOINT_SCORES = pa.schema(
     [

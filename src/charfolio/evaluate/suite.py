@@ -28,7 +28,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from charfolio import tables
+from charfolio.core import tables
 
 CATEGORIES = ("close_up", "medium", "full_body", "multi_character", "complex_background")
 SEEDS_PER_CATEGORY = 1000  # seed block of a category; prompts_per_category stays below it
@@ -209,7 +209,7 @@ def build_suite(
 ) -> list[SuitePrompt]:
     """Every category's prompts, categories in the order given (the report's row order).
 
-    `token` and `class_word` are the character's (charfolio.config.Character).
+    `token` and `class_word` are the character's (charfolio.core.config.Character).
     """
     if not token.strip() or not class_word.strip():
         raise ValueError(

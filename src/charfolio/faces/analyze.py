@@ -29,10 +29,10 @@ from typing import Any
 
 import pyarrow as pa
 
-from charfolio import tables
+from charfolio.core import tables
+from charfolio.core.imaging import DEFAULT_MAX_PIXELS, UNREADABLE, read_rgb
+from charfolio.core.progress import Progress
 from charfolio.faces.detector import Face, FaceDetector, create_face_detector
-from charfolio.imaging import DEFAULT_MAX_PIXELS, UNREADABLE, read_rgb
-from charfolio.progress import Progress
 
 OK = "ok"
 NO_FACE = "no_face"

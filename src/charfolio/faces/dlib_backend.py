@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from charfolio.config import ModelFileError
+from charfolio.core.config import ModelFileError
 from charfolio.faces.detector import DEFAULT_MIN_CONFIDENCE, Face, register_face_detector
 
 CONFIDENCE_CENTER = 0.45

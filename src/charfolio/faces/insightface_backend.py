@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from charfolio.config import ModelFileError, resolve_model_file
+from charfolio.core.config import ModelFileError, resolve_model_file
 from charfolio.faces.detector import DEFAULT_MIN_CONFIDENCE, Face, register_face_detector
 
 DEFAULT_PACK = "buffalo_l"

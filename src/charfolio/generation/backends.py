@@ -49,8 +49,8 @@ _REGISTRY: dict[str, BackendFactory] = {}
 # Backends live in modules with heavy imports (torch, diffusers): import on first use.
 _MODULES = {
     "diffusers": "charfolio.generation.diffusers_backend",
-    "tiny": "charfolio.generation.tiny",
-    "reference_variation": "charfolio.generation.reference_variation",
+    "tiny": "charfolio.demo.tiny",
+    "reference_variation": "charfolio.demo.reference_variation",
 }
 
 

@@ -31,12 +31,12 @@ from diffusers import (
 )
 from PIL import Image
 
-from charfolio.config import ModelFileError, check_safe_model_format, resolve_model_file
+from charfolio.core.config import ModelFileError, check_safe_model_format, resolve_model_file
+from charfolio.core.paths import optional_portable_path, portable_path
+from charfolio.demo.tiny import ensure_tiny_controlnet
+from charfolio.demo.tiny_detectors import ensure_tiny_depth_model, ensure_tiny_pose_model
 from charfolio.generation.control_maps import CannyMapper, DepthMapper
 from charfolio.generation.pose import PoseMapper
-from charfolio.generation.tiny import ensure_tiny_controlnet
-from charfolio.generation.tiny_detectors import ensure_tiny_depth_model, ensure_tiny_pose_model
-from charfolio.paths import optional_portable_path, portable_path
 
 CONTROL_TYPES = ("canny", "depth", "pose")
 CONTROL_PIPELINE_CLASSES: dict[str, type[DiffusionPipeline]] = {

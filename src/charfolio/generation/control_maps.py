@@ -14,7 +14,7 @@ import torch
 from PIL import Image
 from transformers import AutoImageProcessor, AutoModelForDepthEstimation
 
-from charfolio.config import ModelFileError
+from charfolio.core.config import ModelFileError
 
 FETCH_HINT = "`charfolio models --config <your config>` fetches the config's model files"
 

@@ -18,7 +18,8 @@ import torch
 import transformers
 from PIL import Image
 
-from charfolio.config import resolve_model_file
+from charfolio.core.config import resolve_model_file
+from charfolio.core.paths import optional_portable_path, portable_path
 from charfolio.generation.backends import RenderRequest, register_image_backend
 from charfolio.generation.pipelines import (
     LoraSpec,
@@ -30,7 +31,6 @@ from charfolio.generation.pipelines import (
     resolve_dtype,
     resolve_model_path,
 )
-from charfolio.paths import optional_portable_path, portable_path
 
 # Model loads in this process; a benchmark checks there is exactly one per job.
 LOAD_COUNT = 0

@@ -21,13 +21,13 @@ import torch
 from diffusers import DiffusionPipeline
 from transformers import CLIPVisionModelWithProjection
 
-from charfolio.config import ModelFileError, check_safe_model_format, resolve_model_file
-from charfolio.generation.tiny import (
+from charfolio.core.config import ModelFileError, check_safe_model_format, resolve_model_file
+from charfolio.core.paths import portable_path
+from charfolio.demo.tiny import (
     TINY_IP_ADAPTER_SUBFOLDER,
     TINY_IP_ADAPTER_WEIGHTS,
     ensure_tiny_ip_adapter,
 )
-from charfolio.paths import portable_path
 
 PARTS = ("image_proj", "ip_adapter")  # diffusers' key prefixes in a single-file IP-Adapter
 DEFAULT_SUBFOLDER = "models"

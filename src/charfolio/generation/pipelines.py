@@ -32,7 +32,7 @@ from diffusers.models.attention_processor import AttnProcessor2_0
 from diffusers.schedulers.scheduling_utils import SchedulerMixin
 from peft.tuners.lora import LoraLayer
 
-from charfolio.config import ModelFileError, check_safe_model_format, resolve_model_file
+from charfolio.core.config import ModelFileError, check_safe_model_format, resolve_model_file
 
 ModelCache = str | os.PathLike[str] | None
 

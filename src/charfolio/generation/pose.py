@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from charfolio.config import ModelFileError
+from charfolio.core.config import ModelFileError
 
 MEAN = np.array([123.675, 116.28, 103.53], dtype=np.float32)
 STD = np.array([58.395, 57.12, 57.375], dtype=np.float32)

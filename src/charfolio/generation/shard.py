@@ -16,19 +16,19 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from PIL import Image, PngImagePlugin
 
-from charfolio import tables
-from charfolio.atomic import write_bytes_atomic
-from charfolio.config import CharacterPrompt
-from charfolio.distribution import (
+from charfolio.core import tables
+from charfolio.core.atomic import write_bytes_atomic
+from charfolio.core.config import CharacterPrompt
+from charfolio.core.progress import Progress
+from charfolio.generation.backends import ImageBackend, RenderRequest, create_image_backend
+from charfolio.generation.distribution import (
     Distribution,
     ImageSpec,
     ScenarioRef,
     calculate_distribution,
     plan_shard,
 )
-from charfolio.generation.backends import ImageBackend, RenderRequest, create_image_backend
-from charfolio.modifiers import default_multi_batch_modifiers
-from charfolio.progress import Progress
+from charfolio.generation.modifiers import default_multi_batch_modifiers
 
 
 def load_accepted_scenarios(path: str | os.PathLike[str]) -> list[ScenarioRef]:

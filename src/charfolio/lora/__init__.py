@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from charfolio.lazy import lazy_exports
+from charfolio.core.lazy import lazy_exports
 from charfolio.lora.base_model import require_base_model
 from charfolio.lora.presets import (
     BUILTIN_PRESETS,

@@ -11,7 +11,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from charfolio.config import ModelFileError, resolve_model_file
+from charfolio.core.config import ModelFileError, resolve_model_file
 
 ModelCache = str | os.PathLike[str] | None
 

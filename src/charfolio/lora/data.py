@@ -22,8 +22,8 @@ import pyarrow.parquet as pq
 import torch
 from PIL import Image
 
-from charfolio.digest import sha256_file
-from charfolio.imaging import read_rgb
+from charfolio.core.digest import sha256_file
+from charfolio.core.imaging import read_rgb
 from charfolio.lora.presets import DataMix
 
 REQUIRED_COLUMNS = ("tier_file", "caption_file", "caption", "split")
@@ -63,7 +63,7 @@ class TierData:
 
 
 def read_tier(tier_dir: str | os.PathLike[str]) -> TierData:
-    """The train and val rows of a tier directory (tier_{n}/ as charfolio.tiers writes it)."""
+    """The train and val rows of a tier directory (tier_{n}/ as charfolio.curate.tiers writes it)."""
     tier_dir = Path(tier_dir)
     manifest = tier_dir / "manifest.parquet"
     if not manifest.is_file():

@@ -24,9 +24,9 @@ import safetensors.torch
 import torch
 from peft import get_peft_model_state_dict
 
-from charfolio.atomic import atomic_path
+from charfolio.core.atomic import atomic_path
+from charfolio.core.safetensors_header import sort_metadata
 from charfolio.generation.pipelines import DTYPES, PIPELINE_CLASSES
-from charfolio.safetensors_header import sort_metadata
 
 KOHYA_PREFIXES = {
     "sd15": {"unet": "lora_unet_", "text_encoder": "lora_te_"},

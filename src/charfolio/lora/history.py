@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from charfolio.atomic import atomic_path
+from charfolio.core.atomic import atomic_path
 
 LOSS_FIELDS = ("step", "epoch", "phase", "loss", "lr")
 EPOCH_FIELDS = ("epoch", "phase", "step", "train_loss", "val_loss", "seconds")

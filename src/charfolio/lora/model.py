@@ -18,8 +18,8 @@ from diffusers import DDPMScheduler, DiffusionPipeline
 from peft import LoraConfig
 from peft.tuners.tuners_utils import BaseTunerLayer
 
+from charfolio.demo.tiny import DEFAULT_MODEL_CACHE, ensure_tiny_model
 from charfolio.generation.pipelines import ModelCache, load_pipeline, resolve_model_path
-from charfolio.generation.tiny import DEFAULT_MODEL_CACHE, ensure_tiny_model
 from charfolio.lora.data import Example
 from charfolio.lora.presets import LoraPreset, PresetError
 

@@ -10,9 +10,9 @@ from dataclasses import asdict
 from importlib import metadata
 from typing import Any
 
+from charfolio.core.paths import portable_model_config
 from charfolio.lora.data import TierData
 from charfolio.lora.presets import LoraPreset
-from charfolio.paths import portable_model_config
 
 CONFIG_FORMAT = 1
 PACKAGES = (

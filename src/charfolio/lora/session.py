@@ -31,7 +31,6 @@ from charfolio.lora.data import (
     read_tier,
     sampling_probabilities,
 )
-from charfolio.lora.evaluate import CachedExample
 from charfolio.lora.export import kohya_state_dict, lora_layers
 from charfolio.lora.factory import (
     WEIGHT_DTYPES,
@@ -54,6 +53,7 @@ from charfolio.lora.model import (
 from charfolio.lora.objective import derived_seed
 from charfolio.lora.presets import LoraPreset, Phase
 from charfolio.lora.provenance import fingerprint
+from charfolio.lora.validation_loss import CachedExample
 
 DEFAULT_RESOLUTION = {"sd15": 512, "sdxl": 1024}
 Plan = list[list[tuple[int, ...]]]  # per epoch: this process's batches (indices into train)

@@ -19,15 +19,11 @@ from typing import Any
 
 import torch
 
-from charfolio.atomic import write_text_atomic
-from charfolio.lora import checkpoints, history
-from charfolio.lora.evaluate import (
-    CachedExample,
-    fixed_noise_losses,
-    render_samples,
-    sample_prompts,
-    write_loss_scan,
-)
+from charfolio.core.atomic import write_text_atomic
+from charfolio.core.paths import portable_model_config, portable_path
+from charfolio.core.progress import Progress, format_duration
+from charfolio.lora import history
+from charfolio.lora import training_state as checkpoints
 from charfolio.lora.export import save_diffusers_lora, save_kohya_lora
 from charfolio.lora.factory import build_lr_scheduler, phase_learning_rates, start_phase
 from charfolio.lora.layout import OutputPaths
@@ -36,8 +32,13 @@ from charfolio.lora.objective import derived_seed, draw_noise, per_sample_loss
 from charfolio.lora.presets import Phase
 from charfolio.lora.provenance import training_config
 from charfolio.lora.session import Plan, TrainingJob, open_session
-from charfolio.paths import portable_model_config, portable_path
-from charfolio.progress import Progress, format_duration
+from charfolio.lora.validation_loss import (
+    CachedExample,
+    fixed_noise_losses,
+    render_samples,
+    sample_prompts,
+    write_loss_scan,
+)
 
 
 class NonFiniteLossError(RuntimeError):

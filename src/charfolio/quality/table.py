@@ -12,9 +12,9 @@ from typing import Any
 import cv2
 import pyarrow as pa
 
-from charfolio import tables
-from charfolio.imaging import DEFAULT_MAX_PIXELS, map_images, read_rgb
-from charfolio.progress import Progress
+from charfolio.core import tables
+from charfolio.core.imaging import DEFAULT_MAX_PIXELS, map_images, read_rgb
+from charfolio.core.progress import Progress
 from charfolio.quality.measures import DEFAULT_WORKING_RESOLUTION, measure_image
 from charfolio.quality.scores import (
     DEFAULT_WEIGHTS,

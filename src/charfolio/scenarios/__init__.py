@@ -15,8 +15,8 @@ from typing import Any, Protocol
 
 import pyarrow as pa
 
-from charfolio import tables
-from charfolio.config import CharacterPrompt, ConfigError
+from charfolio.core import tables
+from charfolio.core.config import CharacterPrompt, ConfigError
 from charfolio.scenarios.collector import Collector, ScenarioGenerationError
 from charfolio.scenarios.lexicon import CATEGORIES
 from charfolio.scenarios.validation import (

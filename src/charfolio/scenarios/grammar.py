@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from charfolio.config import CharacterPrompt
+from charfolio.core.config import CharacterPrompt
 from charfolio.scenarios.collector import Collector, ScenarioGenerationError
 from charfolio.scenarios.lexicon import CATEGORIES
 from charfolio.scenarios.validation import count_words

@@ -28,8 +28,8 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from charfolio.atomic import atomic_path
-from charfolio.config import CharacterPrompt, ConfigError, ModelFileError, resolve_model_file
+from charfolio.core.atomic import atomic_path
+from charfolio.core.config import CharacterPrompt, ConfigError, ModelFileError, resolve_model_file
 from charfolio.scenarios.collector import Collector, ScenarioGenerationError
 from charfolio.scenarios.grammar import VOCABULARY, template_lines
 from charfolio.scenarios.validation import normalise

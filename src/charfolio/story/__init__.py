@@ -9,7 +9,7 @@ ablation.py      evaluations of every mode -> ablation.parquet + ablation.html
 settings.py      the story config's checks and lookups (DAG time)
 """
 
-from charfolio.lazy import lazy_exports
+from charfolio.core.lazy import lazy_exports
 from charfolio.story.frames import Frame, StoryError, StoryFrames, read_frames
 from charfolio.story.settings import check_story_config, story_entry
 
@@ -17,7 +17,7 @@ from charfolio.story.settings import check_story_config, story_entry
 # models, and the Snakefile imports story.settings at every start of every job.
 _LAZY = {
     "tabulate_ablation": "charfolio.story.ablation",
-    "evaluate_storyboard": "charfolio.story.evaluate",
+    "evaluate_storyboard": "charfolio.story.board_scores",
     "make_frames": "charfolio.story.split",
     "split_story": "charfolio.story.split",
     "MODES": "charfolio.story.storyboard",

@@ -14,11 +14,11 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from charfolio import tables
-from charfolio.atomic import write_text_atomic
-from charfolio.report.style import CSS
-from charfolio.report.thumbs import Thumbnails
-from charfolio.story.evaluate import read_storyboard
+from charfolio.catalog.report.style import CSS
+from charfolio.catalog.report.thumbs import Thumbnails
+from charfolio.core import tables
+from charfolio.core.atomic import write_text_atomic
+from charfolio.story.board_scores import read_storyboard
 from charfolio.story.frames import StoryError
 from charfolio.story.storyboard import MODES, SUMMARY
 

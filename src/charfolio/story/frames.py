@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from charfolio.atomic import write_text_atomic
+from charfolio.core.atomic import write_text_atomic
 
 # Frame 1 anchors identity (the methodology: "Frame 1 must show character's face clearly"):
 # its description always carries these phrases, added where the splitter's text lacks them.

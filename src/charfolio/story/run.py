@@ -5,7 +5,7 @@ run_evaluation: the face detector and the CLIP scorer, then evaluate_storyboard.
 
 The renderer is the model the character's LoRA was trained on (charfolio.generation.
 lora_render), with the LoRA of render.lora plus render.extra_loras (from render.loras_file,
-through charfolio.loras.LoraRegistry) in simple and reference_guided modes, and no LoRA in
+through charfolio.lora.registry.LoraRegistry) in simple and reference_guided modes, and no LoRA in
 baseline mode. reference_guided adds the IP-Adapter (and the ControlNet when configured).
 """
 
@@ -16,14 +16,14 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from charfolio.core.paths import portable_path
 from charfolio.embed.text_image import create_text_image_scorer
 from charfolio.faces import create_face_detector
-from charfolio.generation.lora_render import RenderSettings, open_renderer
 from charfolio.generation.pipelines import LoraSpec
 from charfolio.lora.model import training_model_config
-from charfolio.loras import LoraRegistry
-from charfolio.paths import portable_path
-from charfolio.story.evaluate import evaluate_storyboard
+from charfolio.lora.registry import LoraRegistry
+from charfolio.lora.render import RenderSettings, open_renderer
+from charfolio.story.board_scores import evaluate_storyboard
 from charfolio.story.storyboard import StoryboardSettings, render_storyboard
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from charfolio.config import ConfigError
+from charfolio.core.config import ConfigError
 from charfolio.generation.samplers import INHERITED_RENDER_KEYS as INHERITED_KEYS
 
 GUIDED = "reference_guided"

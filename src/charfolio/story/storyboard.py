@@ -32,8 +32,8 @@ from typing import Any, Protocol
 import numpy as np
 from PIL import Image
 
-from charfolio.atomic import job_staging_dir, write_text_atomic
-from charfolio.digest import sha256_file
+from charfolio.core.atomic import job_staging_dir, write_text_atomic
+from charfolio.core.digest import sha256_file
 from charfolio.story.contact_sheet import SheetFrame, contact_sheet
 from charfolio.story.frames import StoryError, StoryFrames, frame_prompt, read_frames
 
@@ -46,7 +46,7 @@ STAGING_PREFIX = ".storyboard-"
 
 
 class FrameRenderer(Protocol):
-    """What a storyboard needs of a renderer (charfolio.generation.lora_render.LoraRenderer)."""
+    """What a storyboard needs of a renderer (charfolio.lora.render.LoraRenderer)."""
 
     has_ip_adapter: bool
     has_controlnet: bool

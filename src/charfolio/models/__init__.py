@@ -1,0 +1,1 @@
+"""The model files a config needs: where each resolves, its state, fetching, licences."""

@@ -1,5 +1,0 @@
-"""The curation report: one self-contained HTML file per character (charts, contact sheets)."""
-
-from charfolio.report.page import SECTIONS, render, write_report
-
-__all__ = ["SECTIONS", "render", "write_report"]
