@@ -19,7 +19,7 @@ rule analyze_balance:
     params:
         targets=lookup(dpath="balance/targets", within=config),
         rules=lookup(dpath="balance/rules", within=config),
-        version=versions.BALANCE,
+        code=script_code("analyze_balance"),
     script:
         "../workflow/scripts/analyze_balance.py"
 
@@ -45,6 +45,6 @@ rule augment_tier:
         augment=lookup(dpath="balance/augment", within=config),
         link_mode=lookup(dpath="curation/link_mode", within=config),
         caption=caption_fields,
-        version=versions.AUGMENT,
+        code=script_code("augment_tier"),
     script:
         "../workflow/scripts/augment_tier.py"

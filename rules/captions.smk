@@ -25,6 +25,6 @@ rule caption_images:
         shots=lookup(dpath="balance/rules/shots", within=config),
         max_pixels=lookup(dpath="quality/max_pixels", within=config),
         model_cache=lookup(dpath="model_cache", within=config),
-        version=versions.CAPTIONS,
+        code=script_code("caption_images"),
     script:
         "../workflow/scripts/caption_images.py"

@@ -20,7 +20,7 @@ rule build_catalog:
         mem_mb=2000,
         runtime=30,
     params:
-        version=versions.CATALOG,
+        code=script_code("build_catalog"),
     script:
         "../workflow/scripts/build_catalog.py"
 
@@ -41,7 +41,7 @@ rule build_duckdb:
         mem_mb=4000,
         runtime=30,
     params:
-        version=versions.CATALOG,
+        code=script_code("build_duckdb"),
     script:
         "../workflow/scripts/build_duckdb.py"
 
@@ -71,6 +71,6 @@ rule write_report:
         runtime=30,
     params:
         max_pixels=lookup(dpath="quality/max_pixels", within=config),
-        version=versions.REPORT,
+        code=script_code("write_report"),
     script:
         "../workflow/scripts/write_report.py"

@@ -6,7 +6,7 @@ import functools
 from pathlib import Path
 from types import SimpleNamespace
 
-from charfolio.core import versions
+from charfolio.core.code_digest import code_digest
 from charfolio.core.config import CHARACTER_NAME, ConfigError, load_character, validate
 from charfolio.config_checks import check_config
 from charfolio.generation.distribution import seed_group_count
@@ -39,6 +39,14 @@ wildcard_constraints:
     story=r"[a-z0-9][a-z0-9_]*",
     mode=r"baseline|simple|reference_guided",
     round=r"[1-9]\d*",  # refinement rounds; round_0 (the tier as analysed) is a literal
+
+
+def script_code(name):
+    """A param: the digest of workflow/scripts/{name}.py and the charfolio code it imports.
+
+    Snakemake does not watch imported modules; with this, editing a stage's code reruns it.
+    """
+    return code_digest(Path(workflow.basedir) / "workflow" / "scripts" / f"{name}.py")
 
 
 @functools.cache

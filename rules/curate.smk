@@ -18,7 +18,7 @@ rule cluster_images:
     params:
         random_state=lookup(dpath="curation/random_state", within=config),
         collapse=lookup(dpath="curation/collapse", within=config),
-        version=versions.CLUSTERS,
+        code=script_code("cluster_images"),
     script:
         "../workflow/scripts/cluster_images.py"
 
@@ -55,7 +55,7 @@ rule select_images:
         tiers=lookup(dpath="curation/tiers", within=config),
         duplicate_distance=lookup(dpath="curation/duplicate_distance", within=config),
         near_duplicates=lookup(dpath="curation/near_duplicates", within=config),
-        version=versions.SELECTION,
+        code=script_code("select_images"),
     script:
         "../workflow/scripts/select_images.py"
 
@@ -79,6 +79,6 @@ rule build_tier:
         caption=caption_fields,
         link_mode=lookup(dpath="curation/link_mode", within=config),
         val_fraction=lookup(dpath="curation/val_fraction", within=config),
-        version=versions.TIERS,
+        code=script_code("build_tier"),
     script:
         "../workflow/scripts/build_tier.py"

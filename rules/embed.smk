@@ -20,6 +20,6 @@ rule embed_images:
     params:
         embeddings=lookup(dpath="embeddings", within=config),
         model_cache=lookup(dpath="model_cache", within=config),
-        version=versions.EMBEDDINGS,
+        code=script_code("embed_images"),
     script:
         "../workflow/scripts/embed_images.py"

@@ -16,7 +16,7 @@ rule make_checkpoint_suite:
         categories=lookup(dpath="evaluation/categories", within=config),
         per_category=lookup(dpath="evaluation/prompts_per_category", within=config),
         seed=lookup(dpath="evaluation/seed", within=config),
-        version=versions.CHECKPOINT_SUITE,
+        code=script_code("make_checkpoint_suite"),
     script:
         "../workflow/scripts/make_checkpoint_suite.py"
 
@@ -54,7 +54,7 @@ rule render_checkpoints:
         quality_weights=lookup(dpath="quality/weights", within=config),
         checkpoints=lookup(dpath="evaluation/checkpoints", within=config),
         model_cache=lookup(dpath="model_cache", within=config),
-        version=versions.CHECKPOINT_SCORES,
+        code=script_code("render_checkpoints"),
     script:
         "../workflow/scripts/render_checkpoints.py"
 
@@ -82,6 +82,6 @@ rule write_checkpoint_report:
         runtime=30,
     params:
         ranking_weights=lookup(dpath="evaluation/ranking_weights", within=config),
-        version=versions.CHECKPOINT_REPORT,
+        code=script_code("write_checkpoint_report"),
     script:
         "../workflow/scripts/write_checkpoint_report.py"

@@ -20,6 +20,6 @@ rule detect_faces:
         faces=lookup(dpath="faces", within=config),
         max_pixels=lookup(dpath="quality/max_pixels", within=config),
         model_cache=lookup(dpath="model_cache", within=config),
-        version=versions.FACES,
+        code=script_code("detect_faces"),
     script:
         "../workflow/scripts/detect_faces.py"

@@ -21,7 +21,7 @@ rule generate_images:
         distribution=lookup(dpath="distribution", within=config),
         generation=lookup(dpath="generation", within=config),
         model_cache=lookup(dpath="model_cache", within=config),
-        version=versions.GENERATION,
+        code=script_code("generate_images"),
     script:
         "../workflow/scripts/generate_images.py"
 
@@ -43,6 +43,6 @@ rule ingest_folder:
         folder=image_folder,
         listing=image_folder_listing,
         max_bytes=lookup(dpath="ingest/max_bytes", within=config),
-        version=versions.INGEST,
+        code=script_code("ingest_folder"),
     script:
         "../workflow/scripts/ingest_folder.py"

@@ -28,6 +28,6 @@ rule train_lora:
         tiny_weights_seed=lookup(dpath="training/tiny/weights_seed", within=config),
         device=lookup(dpath="training/device", within=config),
         model_cache=lookup(dpath="model_cache", within=config),
-        version=versions.LORA,
+        code=script_code("train_lora"),
     script:
         "../workflow/scripts/train_lora.py"

@@ -20,7 +20,7 @@ rule score_quality:
         weights=lookup(dpath="quality/weights", within=config),
         max_pixels=lookup(dpath="quality/max_pixels", within=config),
         working_resolution=lookup(dpath="quality/working_resolution", within=config),
-        version=versions.QUALITY,
+        code=script_code("score_quality"),
     script:
         "../workflow/scripts/score_quality.py"
 
@@ -43,6 +43,6 @@ rule hash_images:
         runtime=60,
     params:
         max_pixels=lookup(dpath="quality/max_pixels", within=config),
-        version=versions.DUPLICATES,
+        code=script_code("hash_images"),
     script:
         "../workflow/scripts/hash_images.py"

@@ -23,7 +23,7 @@ rule start_refinement:
     params:
         targets=lookup(dpath="balance/targets", within=config),
         rules=lookup(dpath="balance/rules", within=config),
-        version=versions.REFINE,
+        code=script_code("start_refinement"),
     script:
         "../workflow/scripts/start_refinement.py"
 
@@ -47,7 +47,7 @@ rule plan_refinement:
         images_per_round=lookup(dpath="balance/refine/images_per_round", within=config),
         pass_rate_prior=lookup(dpath="balance/refine/pass_rate_prior", within=config),
         seed=lookup(dpath="balance/refine/seed", within=config),
-        version=versions.REFINE,
+        code=script_code("plan_refinement"),
     script:
         "../workflow/scripts/plan_refinement.py"
 
@@ -73,7 +73,7 @@ rule generate_refinement:
         character=prompt_fields,
         generation=lookup(dpath="generation", within=config),
         model_cache=lookup(dpath="model_cache", within=config),
-        version=versions.REFINE,
+        code=script_code("generate_refinement"),
     script:
         "../workflow/scripts/generate_refinement.py"
 
@@ -112,7 +112,7 @@ rule curate_refinement:
         targets=lookup(dpath="balance/targets", within=config),
         rules=lookup(dpath="balance/rules", within=config),
         model_cache=lookup(dpath="model_cache", within=config),
-        version=versions.REFINE,
+        code=script_code("curate_refinement"),
     script:
         "../workflow/scripts/curate_refinement.py"
 
@@ -136,6 +136,6 @@ rule build_refined_tier:
         caption=caption_fields,
         link_mode=lookup(dpath="curation/link_mode", within=config),
         val_fraction=lookup(dpath="curation/val_fraction", within=config),
-        version=versions.REFINE,
+        code=script_code("build_refined_tier"),
     script:
         "../workflow/scripts/build_refined_tier.py"

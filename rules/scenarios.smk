@@ -17,6 +17,6 @@ rule make_scenarios:
         scenarios=lookup(dpath="scenarios", within=config),
         character=prompt_fields,
         model_cache=lookup(dpath="model_cache", within=config),
-        version=versions.SCENARIOS,
+        code=script_code("make_scenarios"),
     script:
         "../workflow/scripts/make_scenarios.py"

@@ -16,7 +16,7 @@ rule split_story:
         story=story_settings,
         splitter=lookup(dpath="story/splitter", within=config),
         model_cache=lookup(dpath="model_cache", within=config),
-        version=versions.STORY_FRAMES,
+        code=script_code("split_story"),
     script:
         "../workflow/scripts/split_story.py"
 
@@ -47,7 +47,7 @@ rule render_storyboard:
         backend=lookup(dpath="training/backend", within=config),
         tiny_weights_seed=lookup(dpath="training/tiny/weights_seed", within=config),
         model_cache=lookup(dpath="model_cache", within=config),
-        version=versions.STORYBOARD,
+        code=script_code("render_storyboard"),
     script:
         "../workflow/scripts/render_storyboard.py"
 
@@ -77,7 +77,7 @@ rule render_ablation:
         backend=lookup(dpath="training/backend", within=config),
         tiny_weights_seed=lookup(dpath="training/tiny/weights_seed", within=config),
         model_cache=lookup(dpath="model_cache", within=config),
-        version=versions.STORYBOARD,
+        code=script_code("render_storyboard"),
     script:
         "../workflow/scripts/render_storyboard.py"
 
@@ -104,7 +104,7 @@ rule evaluate_storyboard:
         faces=lookup(dpath="faces", within=config),
         prompt_adherence=lookup(dpath="prompt_adherence", within=config),
         model_cache=lookup(dpath="model_cache", within=config),
-        version=versions.STORY_EVALUATION,
+        code=script_code("evaluate_storyboard"),
     script:
         "../workflow/scripts/evaluate_storyboard.py"
 
@@ -129,6 +129,6 @@ rule tabulate_ablation:
         mem_mb=2000,
         runtime=10,
     params:
-        version=versions.ABLATION,
+        code=script_code("tabulate_ablation"),
     script:
         "../workflow/scripts/tabulate_ablation.py"

@@ -1,0 +1,139 @@
+"""Digests of the code a workflow script runs: rerun triggers computed, not typed.
+
+Snakemake reruns a job when its params change, but it does not notice edits to the modules
+its script imports. Each rule therefore passes `code_digest(script)` as a param: a SHA-256
+over the script and every charfolio module it can import, found by reading their imports
+(at any depth, inside functions too). Editing a stage's code changes the digest of exactly
+the scripts that import it, so those rules rerun and nothing else does.
+
+Registries import backends by name (`importlib.import_module("charfolio.demo.tiny")`), so a
+string literal naming an existing charfolio module counts as an import: a backend a config
+never selects then still reruns its stage when edited, the safe side of the trade.
+
+Stdlib only and no imports of the library itself: this runs at DAG time in every job.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import hashlib
+import os
+from importlib.util import find_spec
+from pathlib import Path
+
+PACKAGE = "charfolio"
+
+
+def code_digest(script: str | os.PathLike[str]) -> str:
+    """Hex SHA-256 of `script` and the charfolio modules it imports, transitively."""
+    return _digest(Path(script).resolve())
+
+
+@functools.cache
+def _digest(script: Path) -> str:
+    try:
+        source = script.read_bytes()
+    except OSError as error:
+        raise FileNotFoundError(
+            f"code_digest: cannot read the workflow script {script} ({error.strerror or error}); "
+            f"pass the path of the file the rule's script: directive names"
+        ) from error
+    digest = hashlib.sha256()
+    parts = [(f"script:{script.name}", source)]
+    parts += [(name, _source(name)) for name in script_modules(script)]
+    for name, data in sorted(parts):
+        for chunk in (name.encode(), data):
+            # Length-prefixed, so no two different part lists hash the same bytes.
+            digest.update(len(chunk).to_bytes(8, "big"))
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def script_modules(script: str | os.PathLike[str]) -> list[str]:
+    """The charfolio modules `script` may import, directly or through each other, sorted."""
+    path = Path(script)
+    seen: set[str] = set()
+    pending = sorted(_imports(path.read_bytes(), str(path), package=""))
+    while pending:
+        name = pending.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        pending.extend(_module_imports(name) - seen)
+    return sorted(seen)
+
+
+@functools.cache
+def _module_imports(name: str) -> frozenset[str]:
+    file = module_file(name)
+    assert file is not None  # _imports keeps only names that resolve to a file
+    package = name if file.name == "__init__.py" else name.rpartition(".")[0]
+    return frozenset(_imports(_source(name), str(file), package))
+
+
+@functools.cache
+def package_root() -> Path:
+    """The folder of the installed charfolio package (found without importing it)."""
+    spec = find_spec(PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError(
+            f"code_digest: the {PACKAGE} package is not importable; install it "
+            f"(pip install -e .) or put its src/ folder on PYTHONPATH"
+        )
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+@functools.cache
+def module_file(name: str) -> Path | None:
+    """The source file of charfolio module `name`, or None if no such module exists."""
+    parts = name.split(".")
+    if parts[0] != PACKAGE or not all(part.isidentifier() for part in parts):
+        return None
+    base = package_root().joinpath(*parts[1:])
+    candidates = [base / "__init__.py"]
+    if len(parts) > 1:
+        candidates.append(base.with_name(f"{base.name}.py"))
+    return next((file for file in candidates if file.is_file()), None)
+
+
+@functools.cache
+def _source(name: str) -> bytes:
+    file = module_file(name)
+    assert file is not None
+    return file.read_bytes()
+
+
+def _imports(source: bytes, filename: str, package: str) -> set[str]:
+    """The charfolio modules a source file imports, with the packages importing them runs."""
+    named: set[str] = set()
+    for node in ast.walk(ast.parse(source, filename=filename)):
+        if isinstance(node, ast.Import):
+            named.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = _absolute(node, package)
+            named.add(base)
+            # `from package import module` imports the module; other names are attributes.
+            named.update(f"{base}.{alias.name}" for alias in node.names)
+        elif (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and node.value.startswith(PACKAGE)
+        ):
+            named.add(node.value)  # a registry's module name, imported by string
+    found = set()
+    for name in named:
+        if module_file(name) is None:
+            continue
+        parts = name.split(".")
+        # Importing a.b.c runs a/__init__.py and a/b/__init__.py first.
+        found.update(".".join(parts[:i]) for i in range(1, len(parts) + 1))
+    return found
+
+
+def _absolute(node: ast.ImportFrom, package: str) -> str:
+    """The module an ImportFrom names, with relative imports resolved against `package`."""
+    if node.level == 0:
+        return node.module or ""
+    parents = package.split(".")[: len(package.split(".")) - (node.level - 1)]
+    return ".".join([*parents, *([node.module] if node.module else [])])
