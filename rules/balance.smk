@@ -10,6 +10,8 @@ rule analyze_balance:
         report="results/{character}/balance/tier_{n}.json",
     log:
         "results/{character}/logs/analyze_balance_{n}.log",
+    benchmark:
+        "results/{character}/benchmarks/analyze_balance/tier_{n}.tsv"
     conda:
         "../envs/cpu.yaml"
     threads: 2
@@ -33,6 +35,8 @@ rule augment_tier:
         directory("results/{character}/tier_{n}_balanced"),
     log:
         "results/{character}/logs/augment_tier_{n}.log",
+    benchmark:
+        "results/{character}/benchmarks/augment_tier/tier_{n}.tsv"
     conda:
         "../envs/cpu.yaml"
     threads: 1

@@ -63,6 +63,8 @@ rule write_report:
         ),
     log:
         "results/{character}/logs/write_report.log",
+    benchmark:
+        "results/{character}/benchmarks/write_report.tsv"
     conda:
         "../envs/cpu.yaml"
     threads: 1

@@ -74,6 +74,8 @@ rule write_checkpoint_report:
         table="results/{character}/checkpoint_scores.parquet",
     log:
         "results/{character}/logs/write_checkpoint_report.log",
+    benchmark:
+        "results/{character}/benchmarks/write_checkpoint_report.tsv"
     conda:
         "../envs/cpu.yaml"
     threads: 1

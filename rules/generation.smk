@@ -33,6 +33,8 @@ rule ingest_folder:
         "results/{character}/images/folder.parquet",
     log:
         "results/{character}/logs/ingest_folder.log",
+    benchmark:
+        "results/{character}/benchmarks/ingest_folder.tsv"
     conda:
         "../envs/cpu.yaml"
     threads: 1

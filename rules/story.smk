@@ -5,6 +5,8 @@ rule split_story:
         "results/{character}/story/{story}/frames.json",
     log:
         "results/{character}/logs/split_story/{story}.log",
+    benchmark:
+        "results/{character}/benchmarks/split_story/{story}.tsv"
     conda:
         "../envs/cpu.yaml"
     threads: 2

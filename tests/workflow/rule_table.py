@@ -1,4 +1,4 @@
-"""Every rule of the workflow as Snakemake parses it: its script, conda env and params.
+"""Every rule of the workflow as Snakemake parses it: script, conda env, benchmark, params.
 
 Run as a module (Snakemake's API changes the working directory and logging, so the tests
 call it in a subprocess): prints one JSON list.
@@ -36,6 +36,7 @@ def _rules(workdir: Path, configfile: Path) -> list[dict[str, Any]]:
                 "conda": (
                     str((Path(rule.basedir) / rule.conda_env).resolve()) if rule.conda_env else None
                 ),
+                "benchmark": str(rule.benchmark) if rule.benchmark else None,
                 "params": {
                     name: value for name, value in rule.params.items() if isinstance(value, str)
                 },
