@@ -10,7 +10,9 @@ Registries import backends by name (`importlib.import_module("charfolio.demo.tin
 string literal naming an existing charfolio module counts as an import: a backend a config
 never selects then still reruns its stage when edited, the safe side of the trade.
 
-Stdlib only and no imports of the library itself: this runs at DAG time in every job.
+The digest covers module names and bytes, not paths: a moved checkout reruns nothing.
+Stdlib only and no imports of the library itself: this runs whenever the workflow is
+parsed (at DAG time, and again in every cluster job).
 """
 
 from __future__ import annotations
