@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import sys
 from collections.abc import Callable, Sequence
@@ -13,45 +12,17 @@ from typing import Any
 
 from charfolio import __version__
 from charfolio.catalog.audit import add_audit_parser
-from charfolio.models.files import add_models_parser
+from charfolio.config_checks import checked_config, load_config
+from charfolio.models.command import add_models_parser
 
 Command = Callable[[argparse.Namespace], int]
 _COMMANDS: dict[str, Command] = {}
 
 
-def _load_config(paths: Sequence[str]) -> dict[str, Any]:
-    """Merge config files like Snakemake does (later files override), then validate."""
-    from charfolio.core.config import load_yaml
-
-    return _checked_config([load_yaml(path) for path in paths], " + ".join(paths))
-
-
-def _checked_config(layers: Sequence[dict[str, Any]], source: str) -> dict[str, Any]:
-    """Merge config mappings (later ones override), validate them and run the cross-key
-    checks: exactly what rules/common.smk does at DAG time."""
-    from charfolio.config_checks import check_config
-    from charfolio.core.config import validate
-
-    merged: dict[str, Any] = {}
-    for layer in layers:
-        _deep_update(merged, copy.deepcopy(layer))
-    config = validate(merged, "config", source)
-    check_config(config, source)
-    return config
-
-
-def _deep_update(base: dict[str, Any], extra: dict[str, Any]) -> None:
-    for key, value in extra.items():
-        if isinstance(value, dict) and isinstance(base.get(key), dict):
-            _deep_update(base[key], value)
-        else:
-            base[key] = value
-
-
 def cmd_validate(args: argparse.Namespace) -> int:
     from charfolio.core.config import load_character
 
-    config = _load_config(args.config)
+    config = load_config(args.config)
     for name in config["characters"]:
         load_character(Path(config["character_dir"]) / f"{name}.yaml")
     print(
@@ -63,7 +34,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_distribution(args: argparse.Namespace) -> int:
     from charfolio.generation.distribution import calculate_distribution, group_seeds
 
-    dist_cfg = _load_config(args.config)["distribution"] if args.config else {}
+    dist_cfg = load_config(args.config)["distribution"] if args.config else {}
     dist = calculate_distribution(
         original_images=args.original or dist_cfg.get("original_images", 50),
         modified_images=args.modified
@@ -151,7 +122,7 @@ def cmd_curate(args: argparse.Namespace) -> int:
     }
     validate(dict(character), "character", "charfolio curate's --token and --class-word")
     overrides = _curate_overrides(args, name, characters)
-    config = _checked_config(
+    config = checked_config(
         [load_yaml(base_config), overrides, *(load_yaml(path) for path in args.config)],
         " + ".join([str(base_config), "charfolio curate's options", *args.config]),
     )
