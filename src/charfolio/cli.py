@@ -13,6 +13,7 @@ from typing import Any
 from charfolio import __version__
 from charfolio.catalog.audit import add_audit_parser
 from charfolio.config_checks import checked_config, load_config
+from charfolio.curate.tier_floors import default_tiers, methodology_floor
 from charfolio.models.command import add_models_parser
 
 Command = Callable[[argparse.Namespace], int]
@@ -73,10 +74,6 @@ def cmd_regenerate(args: argparse.Namespace) -> int:
     image.save(args.out)
     print(f"wrote {args.out} from {match[0]['file']} (generator seed {match[0]['generator_seed']})")
     return 0
-
-
-# The methodology's tier score floors (specs); other sizes take the next larger one's.
-METHODOLOGY_FLOORS = {20: 0.92, 70: 0.85, 100: 0.78, 200: 0.70}
 
 
 def cmd_curate(args: argparse.Namespace) -> int:
@@ -188,12 +185,6 @@ def _curate_overrides(args: argparse.Namespace, name: str, characters: Path) -> 
     return overrides
 
 
-def methodology_floor(size: int) -> float | None:
-    """The floor of the smallest methodology tier at least `size` big (None past the largest):
-    floors then never rise with size, which nested tiers need."""
-    return next((f for n, f in sorted(METHODOLOGY_FLOORS.items()) if n >= size), None)
-
-
 def _safe_name(text: str) -> str:
     import re
 
@@ -270,9 +261,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--preset", choices=["conservative", "balanced", "aggressive"], default="balanced"
     )
+    floors = {n: f for n, f in default_tiers().items() if f is not None}  # the schema's
     p.add_argument("--floors", action="store_true",
-                   help="apply the methodology's tier score floors (0.92/0.85/0.78/0.70 for "
-                   "20/70/100/200; other sizes take the next larger tier's)")  # fmt: skip
+                   help=f"apply the methodology's tier score floors "
+                   f"({'/'.join(map(str, floors.values()))} for {'/'.join(map(str, floors))}; "
+                   f"other sizes take the next larger tier's)")  # fmt: skip
     p.add_argument("--train", action="store_true",
                    help="also train a LoRA on the tiers (training.tiers, or --tier) with "
                    "training.presets; needs generation.model locally (`charfolio models`)")  # fmt: skip
