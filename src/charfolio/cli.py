@@ -82,8 +82,9 @@ def cmd_curate(args: argparse.Namespace) -> int:
 
     import yaml
 
+    from charfolio.core import workflow_files
     from charfolio.core.atomic import write_text_atomic
-    from charfolio.core.config import CHARACTER_NAME, REPO_ROOT, load_yaml, validate
+    from charfolio.core.config import CHARACTER_NAME, load_yaml, validate
     from charfolio.core.folder_listing import list_folder
     from charfolio.core.folder_lock import folder_lock
 
@@ -108,7 +109,7 @@ def cmd_curate(args: argparse.Namespace) -> int:
     out = Path(args.out).expanduser().resolve()
     name = args.name or _safe_name(folder.name)
     characters = out / "config" / "characters"
-    base_config = REPO_ROOT / "config" / "config.yaml"  # the workflow's own config is the base
+    base_config = workflow_files.base_config()  # the workflow's own config is the base
     character = {
         "name": name,
         "token": args.token,
@@ -134,7 +135,7 @@ def cmd_curate(args: argparse.Namespace) -> int:
             return 2
         targets = ["curate_characters", *(["train_characters"] if args.train else [])]
         cmd = [
-            str(Path(sys.executable).parent / "snakemake"), "-s", str(REPO_ROOT / "Snakefile"),
+            str(Path(sys.executable).parent / "snakemake"), "-s", str(workflow_files.snakefile()),
             "-d", str(out), "--cores", str(args.cores), *(["-n"] if args.dry_run else []),
             *targets, "--configfile", *configs,
         ]  # fmt: skip

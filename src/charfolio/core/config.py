@@ -1,8 +1,9 @@
 """Config and character files: JSON-Schema validation with defaults, typed views, model paths.
 
-The schemas live in the workflow (workflow/schemas/*.schema.yaml, draft 2020-12); the
-Snakefile and the CLI both validate through `validate`, so a bad config fails before
-any job runs, with one line per problem naming the key and what is allowed.
+The schemas live in the workflow (workflow/schemas/*.schema.yaml, draft 2020-12, found
+through charfolio.core.workflow_files); the Snakefile and the CLI both validate through
+`validate`, so a bad config fails before any job runs, with one line per problem naming
+the key and what is allowed.
 """
 
 from __future__ import annotations
@@ -17,8 +18,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
-SCHEMA_DIR = Path(os.environ.get("CHARFOLIO_SCHEMA_DIR", REPO_ROOT / "workflow" / "schemas"))
+from charfolio.core.workflow_files import schema_dir
 
 # Model weights are read only from formats that cannot execute code on load.
 SAFE_MODEL_SUFFIXES = (".safetensors", ".onnx", ".gguf")
@@ -92,7 +92,7 @@ def _describe(error: jsonschema.ValidationError) -> str:
 
 
 def load_schema(name: str) -> dict[str, Any]:
-    path = SCHEMA_DIR / f"{name}.schema.yaml"
+    path = schema_dir() / f"{name}.schema.yaml"
     with open(path, encoding="utf-8") as fh:
         return yaml.safe_load(fh)
 
