@@ -8,21 +8,15 @@ The default floors are written once, as the config schema's `curation.tiers` def
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping
 
 from charfolio.core.config import load_schema
 
 
-@functools.cache
-def _schema_tiers() -> tuple[tuple[int, float | None], ...]:
-    curation = load_schema("config")["properties"]["curation"]["properties"]
-    return tuple((int(t["size"]), t.get("floor")) for t in curation["tiers"]["default"])
-
-
 def default_tiers() -> dict[int, float | None]:
     """Tier size -> minimum quality score (None: no floor): the schema's curation.tiers."""
-    return dict(_schema_tiers())
+    curation = load_schema("config")["properties"]["curation"]["properties"]
+    return {int(t["size"]): t.get("floor") for t in curation["tiers"]["default"]}
 
 
 def methodology_floor(size: int) -> float | None:
