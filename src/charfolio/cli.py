@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import sys
 from collections.abc import Callable, Sequence
@@ -13,45 +12,18 @@ from typing import Any
 
 from charfolio import __version__
 from charfolio.catalog.audit import add_audit_parser
-from charfolio.models.files import add_models_parser
+from charfolio.config_checks import checked_config, load_config
+from charfolio.curate.tier_floors import default_tiers, methodology_floor
+from charfolio.models.command import add_models_parser
 
 Command = Callable[[argparse.Namespace], int]
 _COMMANDS: dict[str, Command] = {}
 
 
-def _load_config(paths: Sequence[str]) -> dict[str, Any]:
-    """Merge config files like Snakemake does (later files override), then validate."""
-    from charfolio.core.config import load_yaml
-
-    return _checked_config([load_yaml(path) for path in paths], " + ".join(paths))
-
-
-def _checked_config(layers: Sequence[dict[str, Any]], source: str) -> dict[str, Any]:
-    """Merge config mappings (later ones override), validate them and run the cross-key
-    checks: exactly what rules/common.smk does at DAG time."""
-    from charfolio.config_checks import check_config
-    from charfolio.core.config import validate
-
-    merged: dict[str, Any] = {}
-    for layer in layers:
-        _deep_update(merged, copy.deepcopy(layer))
-    config = validate(merged, "config", source)
-    check_config(config, source)
-    return config
-
-
-def _deep_update(base: dict[str, Any], extra: dict[str, Any]) -> None:
-    for key, value in extra.items():
-        if isinstance(value, dict) and isinstance(base.get(key), dict):
-            _deep_update(base[key], value)
-        else:
-            base[key] = value
-
-
 def cmd_validate(args: argparse.Namespace) -> int:
     from charfolio.core.config import load_character
 
-    config = _load_config(args.config)
+    config = load_config(args.config)
     for name in config["characters"]:
         load_character(Path(config["character_dir"]) / f"{name}.yaml")
     print(
@@ -63,7 +35,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_distribution(args: argparse.Namespace) -> int:
     from charfolio.generation.distribution import calculate_distribution, group_seeds
 
-    dist_cfg = _load_config(args.config)["distribution"] if args.config else {}
+    dist_cfg = load_config(args.config)["distribution"] if args.config else {}
     dist = calculate_distribution(
         original_images=args.original or dist_cfg.get("original_images", 50),
         modified_images=args.modified
@@ -104,18 +76,15 @@ def cmd_regenerate(args: argparse.Namespace) -> int:
     return 0
 
 
-# The methodology's tier score floors (specs); other sizes take the next larger one's.
-METHODOLOGY_FLOORS = {20: 0.92, 70: 0.85, 100: 0.78, 200: 0.70}
-
-
 def cmd_curate(args: argparse.Namespace) -> int:
     import re
     import subprocess
 
     import yaml
 
+    from charfolio.core import workflow_files
     from charfolio.core.atomic import write_text_atomic
-    from charfolio.core.config import CHARACTER_NAME, REPO_ROOT, load_yaml, validate
+    from charfolio.core.config import CHARACTER_NAME, load_yaml, validate
     from charfolio.core.folder_listing import list_folder
     from charfolio.core.folder_lock import folder_lock
 
@@ -140,7 +109,7 @@ def cmd_curate(args: argparse.Namespace) -> int:
     out = Path(args.out).expanduser().resolve()
     name = args.name or _safe_name(folder.name)
     characters = out / "config" / "characters"
-    base_config = REPO_ROOT / "config" / "config.yaml"  # the workflow's own config is the base
+    base_config = workflow_files.base_config()  # the workflow's own config is the base
     character = {
         "name": name,
         "token": args.token,
@@ -151,7 +120,7 @@ def cmd_curate(args: argparse.Namespace) -> int:
     }
     validate(dict(character), "character", "charfolio curate's --token and --class-word")
     overrides = _curate_overrides(args, name, characters)
-    config = _checked_config(
+    config = checked_config(
         [load_yaml(base_config), overrides, *(load_yaml(path) for path in args.config)],
         " + ".join([str(base_config), "charfolio curate's options", *args.config]),
     )
@@ -166,7 +135,7 @@ def cmd_curate(args: argparse.Namespace) -> int:
             return 2
         targets = ["curate_characters", *(["train_characters"] if args.train else [])]
         cmd = [
-            str(Path(sys.executable).parent / "snakemake"), "-s", str(REPO_ROOT / "Snakefile"),
+            str(Path(sys.executable).parent / "snakemake"), "-s", str(workflow_files.snakefile()),
             "-d", str(out), "--cores", str(args.cores), *(["-n"] if args.dry_run else []),
             *targets, "--configfile", *configs,
         ]  # fmt: skip
@@ -215,12 +184,6 @@ def _curate_overrides(args: argparse.Namespace, name: str, characters: Path) -> 
         ]
         overrides["training"] = {"tiers": sizes}  # balanced, and trained on with --train
     return overrides
-
-
-def methodology_floor(size: int) -> float | None:
-    """The floor of the smallest methodology tier at least `size` big (None past the largest):
-    floors then never rise with size, which nested tiers need."""
-    return next((f for n, f in sorted(METHODOLOGY_FLOORS.items()) if n >= size), None)
 
 
 def _safe_name(text: str) -> str:
@@ -299,9 +262,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--preset", choices=["conservative", "balanced", "aggressive"], default="balanced"
     )
+    floors = {n: f for n, f in default_tiers().items() if f is not None}  # the schema's
     p.add_argument("--floors", action="store_true",
-                   help="apply the methodology's tier score floors (0.92/0.85/0.78/0.70 for "
-                   "20/70/100/200; other sizes take the next larger tier's)")  # fmt: skip
+                   help=f"apply the methodology's tier score floors "
+                   f"({'/'.join(map(str, floors.values()))} for {'/'.join(map(str, floors))}; "
+                   f"other sizes take the next larger tier's)")  # fmt: skip
     p.add_argument("--train", action="store_true",
                    help="also train a LoRA on the tiers (training.tiers, or --tier) with "
                    "training.presets; needs generation.model locally (`charfolio models`)")  # fmt: skip

@@ -1,8 +1,9 @@
 """What a valid config must also satisfy across keys: checks the schema cannot express.
 
-None of them needs data, so the Snakefile (rules/common.smk, at DAG time) and `charfolio
-validate` both run `check_config`: a config that would fail hours into a run, after
-generation, fails before any job, with one line per problem naming the key and the fix.
+None of them needs data, so the Snakefile (rules/common.smk, at DAG time) and every
+`charfolio` command (through `load_config`) run `check_config`: a config that would fail
+hours into a run, after generation, fails before any job, with one line per problem naming
+the key and the fix.
 Light imports only: every job re-reads common.smk.
 """
 
@@ -10,13 +11,33 @@ from __future__ import annotations
 
 import urllib.parse
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from charfolio.core.config import ConfigError, is_pickle_name, pickle_fix
+from charfolio.core.config import (
+    ConfigError,
+    is_pickle_name,
+    load_yaml,
+    merge_configs,
+    pickle_fix,
+    validate,
+)
 from charfolio.curate.tier_floors import check_tiers
 from charfolio.lora.presets import PresetError, validate_preset
 from charfolio.story.settings import check_story_config
+
+
+def load_config(paths: Sequence[str]) -> dict[str, Any]:
+    """Config files merged like Snakemake does (later files override), then checked."""
+    return checked_config([load_yaml(path) for path in paths], " + ".join(paths))
+
+
+def checked_config(layers: Sequence[Mapping[str, Any]], source: str) -> dict[str, Any]:
+    """Merge config mappings (later ones override), validate them and run the cross-key
+    checks: exactly what rules/common.smk does at DAG time."""
+    config = validate(merge_configs(layers), "config", source)
+    check_config(config, source)
+    return config
 
 
 def check_config(config: Mapping[str, Any], source: str) -> None:

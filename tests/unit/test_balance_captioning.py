@@ -171,7 +171,7 @@ def test_a_missing_caption_is_named_with_the_fix(tmp_path: Path) -> None:
 
 def test_charfolio_models_lists_the_captioners_files() -> None:
     from charfolio.core.config import validate
-    from charfolio.models.files import config_entries
+    from charfolio.models.needs import config_entries
 
     config = validate(
         {"captions": {"backend": "llama_cpp",

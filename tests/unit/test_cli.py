@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -9,6 +10,8 @@ import pytest
 import yaml
 
 from charfolio import cli
+from charfolio.core import workflow_files
+from charfolio.curate import default_tiers
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO = str(REPO / "config" / "demo.yaml")
@@ -171,6 +174,45 @@ def test_curate_floors_never_rise_for_sizes_off_the_methodology(
     ]  # fmt: skip
     # the requested tiers are the ones trained on (and balanced) with --train
     assert curate["training"]["tiers"] == [8, 20, 150, 250]
+
+
+def test_the_floors_are_written_once_in_the_schema(
+    photos: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    no_snakemake: list,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A workflow whose schema defaults other floors changes --floors, its help and select()'s
+    default tiers: no other copy of the floors is left to disagree."""
+    workflow = tmp_path / "workflow_copy"
+    for name in ("Snakefile", "config/config.yaml", "workflow/schemas"):
+        (workflow / name).parent.mkdir(parents=True, exist_ok=True)
+        copy = shutil.copytree if (REPO / name).is_dir() else shutil.copy
+        copy(REPO / name, workflow / name)
+    schema_file = workflow / "workflow" / "schemas" / "config.schema.yaml"
+    schema = yaml.safe_load(schema_file.read_text())
+    floors = [{"size": 30, "floor": 0.9}, {"size": 60, "floor": 0.6}, {"size": 90, "floor": None}]
+    schema["properties"]["curation"]["properties"]["tiers"]["default"] = floors
+    schema_file.write_text(yaml.safe_dump(schema, sort_keys=False))
+    monkeypatch.setenv(workflow_files.ENV_VAR, str(workflow))
+
+    assert default_tiers() == {30: 0.9, 60: 0.6, 90: None}  # what select() uses unless told
+    assert "(0.9/0.6 for 30/60;" in " ".join(_curate_help().split())
+    out = tmp_path / "out"
+    argv = ["curate", str(photos), "--out", str(out), "--floors", "--tier", "20", "--tier", "70"]
+    code, err = run([*argv, "--tier", "100"], capsys)
+    assert code == 0, err
+    curate = yaml.safe_load((out / "config" / "curate.yaml").read_text())
+    assert curate["curation"]["tiers"] == [
+        {"size": 20, "floor": 0.9}, {"size": 70, "floor": None}, {"size": 100, "floor": None},
+    ]  # fmt: skip
+
+
+def _curate_help() -> str:
+    parser = cli.build_parser()
+    subparsers = next(a for a in parser._actions if a.dest == "command")
+    return subparsers.choices["curate"].format_help()
 
 
 def test_curate_with_train_and_no_model_fails_before_snakemake(

@@ -16,15 +16,10 @@ from typing import Any
 import pytest
 
 from charfolio.core.config import ModelFileError, load_schema, validate
-from charfolio.models.files import (
-    PACKAGED,
-    SHA256_MISMATCH,
-    Kind,
-    config_entries,
-    inspect,
-    open_clip_weights,
-    run_models,
-)
+from charfolio.embed.open_clip_weights import open_clip_weights
+from charfolio.models.command import run_models
+from charfolio.models.needs import Kind, config_entries
+from charfolio.models.state import PACKAGED, SHA256_MISMATCH, inspect
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 TINY_REPO = "charfolio/tiny-vit-test"
@@ -509,7 +504,7 @@ def test_the_models_command_merges_configs_and_check_exits_non_zero(
 
     import yaml
 
-    from charfolio.models.files import add_models_parser
+    from charfolio.models.command import add_models_parser
 
     parser = argparse.ArgumentParser(prog="charfolio")
     add_models_parser(parser.add_subparsers(dest="command", required=True))

@@ -1,15 +1,16 @@
 """Config and character files: JSON-Schema validation with defaults, typed views, model paths.
 
-The schemas live in the workflow (workflow/schemas/*.schema.yaml, draft 2020-12); the
-Snakefile and the CLI both validate through `validate`, so a bad config fails before
-any job runs, with one line per problem naming the key and what is allowed.
+The schemas live in the workflow (workflow/schemas/*.schema.yaml, draft 2020-12, found
+through charfolio.core.workflow_files); the Snakefile and the CLI both validate through
+`validate`, so a bad config fails before any job runs, with one line per problem naming
+the key and what is allowed.
 """
 
 from __future__ import annotations
 
 import copy
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,12 +18,15 @@ from typing import Any
 import jsonschema
 import yaml
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
-SCHEMA_DIR = Path(os.environ.get("CHARFOLIO_SCHEMA_DIR", REPO_ROOT / "workflow" / "schemas"))
+from charfolio.core.workflow_files import schema_dir
 
 # Model weights are read only from formats that cannot execute code on load.
 SAFE_MODEL_SUFFIXES = (".safetensors", ".onnx", ".gguf")
 PICKLE_SUFFIXES = (".ckpt", ".pt", ".pth", ".bin", ".pkl", ".pickle")
+PICKLE_HINT = (
+    "pickle files can run code when loaded; use a .safetensors file (convert it with "
+    "safetensors.torch.save_file or diffusers) and point the config at that"
+)
 # The schemas mark every key that names a model file or folder with this format.
 MODEL_FILE_FORMAT = "model-file"
 # A character name: the {character} wildcard, a results/ folder and a character file's stem.
@@ -88,7 +92,7 @@ def _describe(error: jsonschema.ValidationError) -> str:
 
 
 def load_schema(name: str) -> dict[str, Any]:
-    path = SCHEMA_DIR / f"{name}.schema.yaml"
+    path = schema_dir() / f"{name}.schema.yaml"
     with open(path, encoding="utf-8") as fh:
         return yaml.safe_load(fh)
 
@@ -104,6 +108,22 @@ def validate(data: dict[str, Any], schema_name: str, source: str) -> dict[str, A
         lines = "\n".join(f"  - {_describe(e)}" for e in errors)
         raise ConfigError(f"{source} is not a valid {schema_name} file:\n{lines}")
     return data
+
+
+def merge_configs(layers: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Config mappings merged like Snakemake's --configfile: later ones override, key by key."""
+    merged: dict[str, Any] = {}
+    for layer in layers:
+        _deep_update(merged, copy.deepcopy(dict(layer)))
+    return merged
+
+
+def _deep_update(base: dict[str, Any], extra: dict[str, Any]) -> None:
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            _deep_update(base[key], value)
+        else:
+            base[key] = value
 
 
 def load_yaml(path: str | os.PathLike[str]) -> dict[str, Any]:

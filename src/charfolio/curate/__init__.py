@@ -11,17 +11,16 @@ from charfolio.curate.selection_io import read_selection, select_files, write_se
 from charfolio.curate.selection_report import score_stats, selection_report
 from charfolio.curate.strategies import DEFAULT_STRATEGY, STRATEGIES, Candidate, rank
 from charfolio.curate.thresholds import (
-    DEFAULT_TIERS,
     METHODOLOGY_MAX_CONTRAST,
     PRESETS,
     Thresholds,
     thresholds_from_config,
     tier_name,
 )
+from charfolio.curate.tier_floors import default_tiers
 
 __all__ = [
     "DEFAULT_STRATEGY",
-    "DEFAULT_TIERS",
     "METHODOLOGY_MAX_CONTRAST",
     "PRESETS",
     "REJECT_REASONS",
@@ -31,6 +30,7 @@ __all__ = [
     "SelectionRow",
     "Thresholds",
     "build_tiers",
+    "default_tiers",
     "rank",
     "read_selection",
     "score_stats",

@@ -20,8 +20,8 @@ from typing import Any
 from charfolio.core import tables
 from charfolio.curate.near_duplicates import NearDuplicateRule, VectorSource
 from charfolio.curate.strategies import DEFAULT_STRATEGY, Candidate, rank
-from charfolio.curate.thresholds import DEFAULT_TIERS, Thresholds, tier_name
-from charfolio.curate.tier_floors import check_tiers
+from charfolio.curate.thresholds import Thresholds, tier_name
+from charfolio.curate.tier_floors import check_tiers, default_tiers
 from charfolio.curate.uniqueness import Duplicate, find_copies
 
 FACE_REASONS = ("unreadable", "no_face", "multiple_faces", "partial_face")
@@ -244,7 +244,7 @@ def select(
     thresholds: Thresholds,
     strategy: str = DEFAULT_STRATEGY,
     per_cluster: int = 3,
-    tiers: Mapping[int, float | None] = DEFAULT_TIERS,
+    tiers: Mapping[int, float | None] | None = None,
     duplicate_distance: int | None = None,
     near_duplicates: NearDuplicateRule | None = None,
     vectors: VectorSource | None = None,
@@ -255,9 +255,9 @@ def select(
     face-ok images are compared for duplicates, so a copy never loses to a twin that failed
     face validation; of each group the best-scored copy stays. Hashes are compared unless
     `duplicates` or `duplicate_distance` is None; faces and embeddings (`vectors`) when
-    `near_duplicates` is given with a threshold on.
+    `near_duplicates` is given with a threshold on. `tiers` defaults to the schema's.
     """
-    tiers = dict(check_tiers(tiers))
+    tiers = dict(check_tiers(default_tiers() if tiers is None else tiers))
     files = sorted(row["file"] for row in images)
     image_by = tables.rows_by_file(images, "the images table", "generate")
     face_by = tables.rows_by_file(faces, "faces.parquet", "faces")

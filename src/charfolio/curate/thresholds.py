@@ -95,10 +95,6 @@ PRESETS: dict[str, Thresholds] = {
 DEFAULT_PRESET = "balanced"
 METHODOLOGY_MAX_CONTRAST = 120.0
 
-# Tier size -> minimum quality score (None: no floor). Floors may only fall as tiers grow,
-# which is what lets every tier contain the smaller ones.
-DEFAULT_TIERS: dict[int, float | None] = {20: 0.92, 70: 0.85, 100: 0.78, 200: 0.70, 300: None}
-
 
 def thresholds_from_config(
     section: Mapping[str, Any], working_resolution: int = PRESET_RESOLUTION

@@ -15,14 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from charfolio.core.config import (
-    PICKLE_SUFFIXES,
-    SAFE_MODEL_SUFFIXES,
-    ModelFileError,
-    resolve_model_file,
-)
+from charfolio.core.config import ModelFileError, resolve_model_file
 from charfolio.embed.base import l2_normalise, register_embedder
-from charfolio.models.files import open_clip_weights
+from charfolio.embed.open_clip_weights import is_checkpoint_path, open_clip_weights
 
 # A very small ViT (64 px, 2 layers, 32-d output) for tests; registered with open_clip on load.
 TINY_MODEL = "charfolio-tiny-vit"
@@ -37,16 +32,9 @@ def register_tiny_config() -> None:
         open_clip.add_model_config(Path(path))
 
 
-def _is_path(pretrained: str) -> bool:
-    suffix = Path(pretrained).suffix.lower()
-    return (
-        suffix in SAFE_MODEL_SUFFIXES + PICKLE_SUFFIXES or "/" in pretrained or "\\" in pretrained
-    )
-
-
 def resolve_pretrained(pretrained: str | None, model_cache: str | None) -> str | None:
     """A tag passes through; a path must be a .safetensors file (pickle is refused)."""
-    if pretrained is None or not _is_path(pretrained):
+    if pretrained is None or not is_checkpoint_path(pretrained):
         return pretrained
     path = resolve_model_file(pretrained, model_cache, "open_clip checkpoint")
     if path.suffix.lower() != ".safetensors":
@@ -75,7 +63,7 @@ class OpenClipEmbedder:
         register_tiny_config()
         weights = resolve_pretrained(pretrained, model_cache)
         tag: dict[str, Any] = {}
-        if weights is not None and not _is_path(weights):
+        if weights is not None and not is_checkpoint_path(weights):
             # A tag's .safetensors from model_cache (`charfolio models` put it there): left to
             # open_clip, a tag goes to the Hub, which an offline node cannot reach, and may fall
             # back to pickle weights. The tag's preprocessing and activation are applied here.
@@ -103,7 +91,9 @@ class OpenClipEmbedder:
         self._preprocess = preprocess
         self._tokenizer = open_clip.get_tokenizer(model_name)  # BPE vocab ships with open_clip
         self.dim = int(model.visual.output_dim)
-        source = Path(weights).name if weights and _is_path(pretrained or "") else pretrained
+        source = (
+            Path(weights).name if weights and is_checkpoint_path(pretrained or "") else pretrained
+        )
         self.model = f"open_clip:{model_name}:{source or f'random-seed{seed}'}"
 
     def embed(self, images: Sequence[np.ndarray]) -> np.ndarray:
