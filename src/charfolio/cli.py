@@ -13,6 +13,7 @@ from typing import Any
 
 from charfolio import __version__
 from charfolio.catalog.audit import add_audit_parser
+from charfolio.core.layout import Results
 from charfolio.models.files import add_models_parser
 
 Command = Callable[[argparse.Namespace], int]
@@ -174,7 +175,7 @@ def cmd_curate(args: argparse.Namespace) -> int:
         code = subprocess.call(cmd, pass_fds=(lock,))  # Snakemake holds --out too
     if code == 0 and not args.dry_run:
         made = "tiers, catalog, report.html, balance, captions" + (", LoRA" if args.train else "")
-        print(f"done: {out / 'results' / name} ({made})")
+        print(f"done: {out / Results().character(name).root} ({made})")
     return code
 
 
