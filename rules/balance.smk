@@ -17,7 +17,7 @@ rule analyze_balance:
         mem_mb=2000,
         runtime=30,
     params:
-        root=pattern.root,  # image files are relative to it
+        root=character_root,  # image files are relative to it
         targets=lookup(dpath="balance/targets", within=config),
         rules=lookup(dpath="balance/rules", within=config),
         version=versions.BALANCE,
@@ -41,7 +41,7 @@ rule augment_tier:
         mem_mb=2000,
         runtime=30,
     params:
-        root=pattern.root,  # image files are relative to it
+        root=character_root,  # image files are relative to it
         targets=lookup(dpath="balance/targets", within=config),
         rules=lookup(dpath="balance/rules", within=config),
         augment=lookup(dpath="balance/augment", within=config),

@@ -20,7 +20,7 @@ rule caption_images:
         mem_mb=lambda wildcards, attempt: 8000 * attempt,
         runtime=lambda wildcards, attempt: 120 * attempt,
     params:
-        root=pattern.root,  # image files are relative to it
+        root=character_root,  # image files are relative to it
         captions=lookup(dpath="captions", within=config),
         caption=caption_fields,
         shots=lookup(dpath="balance/rules/shots", within=config),

@@ -20,7 +20,7 @@ rule build_catalog:
         mem_mb=2000,
         runtime=30,
     params:
-        root=pattern.root,  # image files are relative to it
+        root=character_root,  # image files are relative to it
         tier_sizes=lambda wildcards: tier_sizes(),  # of input.tiers, in order
         version=versions.CATALOG,
     script:
@@ -72,7 +72,7 @@ rule write_report:
         mem_mb=2000,
         runtime=30,
     params:
-        root=pattern.root,  # image files are relative to it
+        root=character_root,  # image files are relative to it
         max_pixels=lookup(dpath="quality/max_pixels", within=config),
         version=versions.REPORT,
     script:

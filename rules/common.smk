@@ -98,6 +98,16 @@ def caption_fields(wildcards):
     }
 
 
+# Folders as params are functions: the lint takes a string that prefixes files for a file.
+def character_root(wildcards):
+    """results/{character}/: the image tables' `file`s are relative to it."""
+    return results.character(wildcards.character).root
+
+
+def results_root(wildcards):
+    return results.root
+
+
 def embedding_files(wildcards):
     name = embedding_name(config["embeddings"])
     paths = results.character(wildcards.character)

@@ -18,7 +18,7 @@ rule embed_images:
         mem_mb=lambda wildcards, attempt: 8000 * attempt,
         runtime=lambda wildcards, attempt: 60 * attempt,
     params:
-        root=pattern.root,  # image files are relative to it
+        root=character_root,  # image files are relative to it
         embeddings=lookup(dpath="embeddings", within=config),
         model_cache=lookup(dpath="model_cache", within=config),
         version=versions.EMBEDDINGS,

@@ -17,7 +17,7 @@ rule detect_faces:
         mem_mb=lambda wildcards, attempt: 4000 * attempt,
         runtime=lambda wildcards, attempt: 120 * attempt,
     params:
-        root=pattern.root,  # image files are relative to it
+        root=character_root,  # image files are relative to it
         faces=lookup(dpath="faces", within=config),
         max_pixels=lookup(dpath="quality/max_pixels", within=config),
         model_cache=lookup(dpath="model_cache", within=config),

@@ -17,7 +17,7 @@ rule generate_images:
         mem_mb=lambda wildcards, attempt: 16000 * attempt,
         runtime=lambda wildcards, attempt: 360 * attempt,
     params:
-        root=pattern.root,  # image files are relative to it
+        root=character_root,  # image files are relative to it
         character=prompt_fields,
         distribution=lookup(dpath="distribution", within=config),
         generation=lookup(dpath="generation", within=config),
@@ -41,7 +41,7 @@ rule ingest_folder:
         mem_mb=2000,
         runtime=30,
     params:
-        root=pattern.root,  # image files are relative to it
+        root=character_root,  # image files are relative to it
         folder=image_folder,
         listing=image_folder_listing,
         max_bytes=lookup(dpath="ingest/max_bytes", within=config),

@@ -17,7 +17,7 @@ rule score_quality:
         mem_mb=lambda wildcards, attempt: 4000 * attempt,
         runtime=60,
     params:
-        root=pattern.root,  # image files are relative to it
+        root=character_root,  # image files are relative to it
         weights=lookup(dpath="quality/weights", within=config),
         max_pixels=lookup(dpath="quality/max_pixels", within=config),
         working_resolution=lookup(dpath="quality/working_resolution", within=config),
@@ -43,7 +43,7 @@ rule hash_images:
         mem_mb=lambda wildcards, attempt: 2000 * attempt,
         runtime=60,
     params:
-        root=pattern.root,  # image files are relative to it
+        root=character_root,  # image files are relative to it
         max_pixels=lookup(dpath="quality/max_pixels", within=config),
         version=versions.DUPLICATES,
     script:

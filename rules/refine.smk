@@ -70,7 +70,7 @@ rule generate_refinement:
         mem_mb=lambda wildcards, attempt: 16000 * attempt,
         runtime=lambda wildcards, attempt: 120 * attempt,
     params:
-        root=pattern.root,  # image files are relative to it
+        root=character_root,  # image files are relative to it
         character=prompt_fields,
         generation=lookup(dpath="generation", within=config),
         model_cache=lookup(dpath="model_cache", within=config),
@@ -103,7 +103,7 @@ rule curate_refinement:
         mem_mb=lambda wildcards, attempt: 4000 * attempt,
         runtime=lambda wildcards, attempt: 60 * attempt,
     params:
-        root=pattern.root,  # image files are relative to it
+        root=character_root,  # image files are relative to it
         faces=lookup(dpath="faces", within=config),
         weights=lookup(dpath="quality/weights", within=config),
         max_pixels=lookup(dpath="quality/max_pixels", within=config),
@@ -135,7 +135,7 @@ rule build_refined_tier:
         mem_mb=1000,
         runtime=10,
     params:
-        root=pattern.root,  # image files are relative to it
+        root=character_root,  # image files are relative to it
         caption=caption_fields,
         link_mode=lookup(dpath="curation/link_mode", within=config),
         val_fraction=lookup(dpath="curation/val_fraction", within=config),

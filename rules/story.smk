@@ -41,7 +41,7 @@ rule render_storyboard:
         mem_mb=lambda wildcards, attempt: 16000 * attempt,
         runtime=lambda wildcards, attempt: 60 * attempt,
     params:
-        results=results.root,  # the LoRAs trained for the character
+        results=results_root,  # the LoRAs trained for the character
         board=storyboard_dir,
         settings=storyboard_settings,
         character=story_character,
