@@ -12,14 +12,7 @@ from charfolio.config_checks import check_config
 from charfolio.generation.distribution import seed_group_count
 from charfolio.embed.stream import embedding_name
 from charfolio.core.folder_listing import list_folder
-from charfolio.core.layout import (
-    LORA_DIFFUSERS,
-    LORA_KOHYA,
-    LORA_SUMMARY,
-    LORA_TRAINING_CONFIG,
-    Results,
-    board_name,
-)
+from charfolio.core.layout import Results, board_name
 from charfolio.scenarios.llama_resources import llama_gpus, llama_mem_mb
 from charfolio.lora.presets import resolve_preset
 from charfolio.story.settings import (
@@ -169,7 +162,7 @@ def lora_runs():
 
 def lora_targets(name):
     paths = results.character(name)
-    return [paths.lora_file(preset, n, LORA_SUMMARY) for preset, n in lora_runs()]
+    return [paths.lora_summary(preset, n) for preset, n in lora_runs()]
 
 
 def shard_tables(wildcards):

@@ -24,8 +24,8 @@ rule make_checkpoint_suite:
 # One job per trained LoRA: the base model loads once and the checkpoints swap on it.
 rule render_checkpoints:
     input:
-        summary=pattern.lora_file("{preset}", "{n}", LORA_SUMMARY),
-        lora=pattern.lora_file("{preset}", "{n}", LORA_DIFFUSERS),
+        summary=pattern.lora_summary("{preset}", "{n}"),
+        lora=pattern.lora_diffusers("{preset}", "{n}"),
         suite=pattern.checkpoint_suite,
         faces=pattern.faces,
         tier=pattern.tier("{n}"),

@@ -5,10 +5,10 @@ rule train_lora:
     input:
         tier=training_tier,
     output:
-        diffusers=pattern.lora_file("{preset}", "{n}", LORA_DIFFUSERS),
-        kohya=pattern.lora_file("{preset}", "{n}", LORA_KOHYA),
-        summary=pattern.lora_file("{preset}", "{n}", LORA_SUMMARY),
-        training_config=pattern.lora_file("{preset}", "{n}", LORA_TRAINING_CONFIG),
+        diffusers=pattern.lora_diffusers("{preset}", "{n}"),
+        kohya=pattern.lora_kohya("{preset}", "{n}"),
+        summary=pattern.lora_summary("{preset}", "{n}"),
+        training_config=pattern.lora_training_config("{preset}", "{n}"),
     log:
         pattern.log("train_lora/{preset}_tier_{n}"),
     benchmark:

@@ -12,9 +12,6 @@ import pytest
 
 from charfolio.core.layout import (
     LORA_DIFFUSERS,
-    LORA_KOHYA,
-    LORA_SUMMARY,
-    LORA_TRAINING_CONFIG,
     CharacterResults,
     Results,
     board_name,
@@ -89,17 +86,17 @@ def test_trained_runs_are_the_lora_runs_with_weights(tmp_path):
     (stray / LORA_DIFFUSERS).touch()
     runs = paths.trained_runs()
     assert [(r.preset, r.n) for r in runs] == [("fast", 20), ("fast", 70), ("slow", 20)]
-    assert runs[0].weights == Path(paths.lora_file("fast", 20, LORA_DIFFUSERS))
-    assert runs[0].training_config == Path(paths.lora_file("fast", 20, LORA_TRAINING_CONFIG))
+    assert runs[0].weights == Path(paths.lora_diffusers("fast", 20))
+    assert runs[0].training_config == Path(paths.lora_training_config("fast", 20))
 
 
 def test_a_lora_run_writes_the_files_the_layout_names(tmp_path):
     paths = Results(str(tmp_path)).character("demo")
     run = OutputPaths(Path(paths.lora_run("fast", 20)), tmp_path / "state")
-    assert str(run.lora_diffusers) == paths.lora_file("fast", 20, LORA_DIFFUSERS)
-    assert str(run.lora_kohya) == paths.lora_file("fast", 20, LORA_KOHYA)
-    assert str(run.summary) == paths.lora_file("fast", 20, LORA_SUMMARY)
-    assert str(run.config) == paths.lora_file("fast", 20, LORA_TRAINING_CONFIG)
+    assert str(run.lora_diffusers) == paths.lora_diffusers("fast", 20)
+    assert str(run.lora_kohya) == paths.lora_kohya("fast", 20)
+    assert str(run.summary) == paths.lora_summary("fast", 20)
+    assert str(run.config) == paths.lora_training_config("fast", 20)
 
 
 def demo_paths() -> list[str]:
@@ -139,8 +136,8 @@ def demo_paths() -> list[str]:
             for part in ("pool", "report", "scenarios", "plan", "images", "table", "curated")
         ),
         *(
-            paths.lora_file("demo_tiny", 10, name)
-            for name in (LORA_DIFFUSERS, LORA_KOHYA, LORA_SUMMARY, LORA_TRAINING_CONFIG)
+            getattr(paths, f"lora_{part}")("demo_tiny", 10)
+            for part in ("diffusers", "kohya", "summary", "training_config")
         ),
         paths.checkpoint_suite,
         paths.checkpoint_scores("demo_tiny", 10),

@@ -199,9 +199,17 @@ class CharacterResults:
     def lora_run(self, preset: str, n: Part) -> str:
         return f"{self.root}/lora/{preset}/tier_{n}"
 
-    def lora_file(self, preset: str, n: Part, name: str) -> str:
-        """A file of a LoRA run folder: LORA_DIFFUSERS, LORA_KOHYA, LORA_SUMMARY, ..."""
-        return f"{self.lora_run(preset, n)}/{name}"
+    def lora_diffusers(self, preset: str, n: Part) -> str:
+        return f"{self.lora_run(preset, n)}/{LORA_DIFFUSERS}"
+
+    def lora_kohya(self, preset: str, n: Part) -> str:
+        return f"{self.lora_run(preset, n)}/{LORA_KOHYA}"
+
+    def lora_summary(self, preset: str, n: Part) -> str:
+        return f"{self.lora_run(preset, n)}/{LORA_SUMMARY}"
+
+    def lora_training_config(self, preset: str, n: Part) -> str:
+        return f"{self.lora_run(preset, n)}/{LORA_TRAINING_CONFIG}"
 
     def trained_runs(self) -> list[TrainedRun]:
         """The LoRA run folders on disk that hold diffusers weights, in path order."""

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from charfolio.core.config import ConfigError
-from charfolio.core.layout import LORA_DIFFUSERS, LORA_TRAINING_CONFIG, Results
+from charfolio.core.layout import Results
 from charfolio.generation.samplers import INHERITED_RENDER_KEYS as INHERITED_KEYS
 
 GUIDED = "reference_guided"
@@ -124,8 +124,8 @@ def storyboard_inputs(config: Mapping[str, Any], character: str, mode: str) -> d
     preset, tier = lora_choice(config)
     paths = Results().character(character)
     files = {
-        "lora": paths.lora_file(preset, tier, LORA_DIFFUSERS),
-        "lora_config": paths.lora_file(preset, tier, LORA_TRAINING_CONFIG),
+        "lora": paths.lora_diffusers(preset, tier),
+        "lora_config": paths.lora_training_config(preset, tier),
         "tier": paths.tier(tier, config["training"]["tier_variant"]),
     }
     if config["render"]["extra_loras"]:
