@@ -2,16 +2,16 @@
 # occlusion, complex background) against the recommended ranges, and a balanced copy.
 rule analyze_balance:
     input:
-        faces="results/{character}/faces.parquet",
-        tier="results/{character}/tier_{n}",
+        faces=pattern.faces,
+        tier=pattern.tier("{n}"),
         images=shard_images,  # the tier's links point into them
     output:
-        table="results/{character}/balance/tier_{n}.parquet",
-        report="results/{character}/balance/tier_{n}.json",
+        table=pattern.balance_table("{n}"),
+        report=pattern.balance_report("{n}"),
     log:
-        "results/{character}/logs/analyze_balance_{n}.log",
+        pattern.log("analyze_balance_{n}"),
     benchmark:
-        "results/{character}/benchmarks/analyze_balance/tier_{n}.tsv"
+        pattern.benchmark("analyze_balance/tier_{n}")
     conda:
         "../envs/cpu.yaml"
     threads: 2
@@ -19,6 +19,7 @@ rule analyze_balance:
         mem_mb=2000,
         runtime=30,
     params:
+        root=character_root,  # image files are relative to it
         targets=lookup(dpath="balance/targets", within=config),
         rules=lookup(dpath="balance/rules", within=config),
         code=script_code("analyze_balance"),
@@ -28,15 +29,15 @@ rule analyze_balance:
 
 rule augment_tier:
     input:
-        tier="results/{character}/tier_{n}",
-        balance="results/{character}/balance/tier_{n}.parquet",
-        faces="results/{character}/faces.parquet",
+        tier=pattern.tier("{n}"),
+        balance=pattern.balance_table("{n}"),
+        faces=pattern.faces,
     output:
-        directory("results/{character}/tier_{n}_balanced"),
+        directory(pattern.tier("{n}", "balanced")),
     log:
-        "results/{character}/logs/augment_tier_{n}.log",
+        pattern.log("augment_tier_{n}"),
     benchmark:
-        "results/{character}/benchmarks/augment_tier/tier_{n}.tsv"
+        pattern.benchmark("augment_tier/tier_{n}")
     conda:
         "../envs/cpu.yaml"
     threads: 1
@@ -44,6 +45,7 @@ rule augment_tier:
         mem_mb=2000,
         runtime=30,
     params:
+        root=character_root,  # image files are relative to it
         targets=lookup(dpath="balance/targets", within=config),
         rules=lookup(dpath="balance/rules", within=config),
         augment=lookup(dpath="balance/augment", within=config),

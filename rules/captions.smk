@@ -5,13 +5,13 @@ rule caption_images:
     input:
         tables=shard_tables,
         images=shard_images,
-        faces="results/{character}/faces.parquet",
+        faces=pattern.faces,
     output:
-        "results/{character}/captions.parquet",
+        pattern.captions,
     log:
-        "results/{character}/logs/caption_images.log",
+        pattern.log("caption_images"),
     benchmark:
-        "results/{character}/benchmarks/caption_images.tsv"
+        pattern.benchmark("caption_images")
     conda:
         "../envs/gpu.yaml"
     threads: 2
@@ -20,6 +20,7 @@ rule caption_images:
         mem_mb=lambda wildcards, attempt: 8000 * attempt,
         runtime=lambda wildcards, attempt: 120 * attempt,
     params:
+        root=character_root,  # image files are relative to it
         captions=lookup(dpath="captions", within=config),
         caption=caption_fields,
         shots=lookup(dpath="balance/rules/shots", within=config),

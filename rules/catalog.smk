@@ -3,16 +3,16 @@ rule build_catalog:
     input:
         unpack(cluster_files),
         tables=shard_tables,
-        faces="results/{character}/faces.parquet",
-        quality="results/{character}/quality.parquet",
-        duplicates="results/{character}/duplicates.parquet",
-        selection="results/{character}/selection.parquet",
+        faces=pattern.faces,
+        quality=pattern.quality,
+        duplicates=pattern.duplicates,
+        selection=pattern.selection,
         tiers=tier_dirs,
     output:
         # Kept while the job runs and swapped in whole: queries over it never find it missing.
-        update("results/{character}/catalog.parquet"),
+        update(pattern.catalog),
     log:
-        "results/{character}/logs/build_catalog.log",
+        pattern.log("build_catalog"),
     conda:
         "../envs/cpu.yaml"
     threads: 1
@@ -20,6 +20,8 @@ rule build_catalog:
         mem_mb=2000,
         runtime=30,
     params:
+        root=character_root,  # image files are relative to it
+        tier_sizes=lambda wildcards: tier_sizes(),  # of input.tiers, in order
         code=script_code("build_catalog"),
     script:
         "../workflow/scripts/build_catalog.py"
@@ -31,9 +33,9 @@ rule build_duckdb:
     output:
         # update(): Snakemake keeps the old file while the job runs (and restores it if the
         # job fails); build_duckdb swaps the new one in, so audits never find it missing.
-        update("results/catalog.duckdb"),
+        update(results.duckdb),
     log:
-        "results/logs/build_duckdb.log",
+        results.log("build_duckdb"),
     conda:
         "../envs/cpu.yaml"
     threads: 1
@@ -48,23 +50,23 @@ rule build_duckdb:
 
 rule write_report:
     input:
-        catalog="results/{character}/catalog.parquet",
-        report="results/{character}/selection_report.json",
+        catalog=pattern.catalog,
+        report=pattern.selection_report,
         images=shard_images,  # the report's thumbnails
     output:
         # update(): an open report reloads the old page, never a missing one, during a rerun.
         update(
             report(
-                "results/{character}/report.html",
+                pattern.report,
                 caption="../workflow/report/curation_report.rst",
                 category="Curation",
                 labels={"character": "{character}", "artifact": "report"},
             )
         ),
     log:
-        "results/{character}/logs/write_report.log",
+        pattern.log("write_report"),
     benchmark:
-        "results/{character}/benchmarks/write_report.tsv"
+        pattern.benchmark("write_report")
     conda:
         "../envs/cpu.yaml"
     threads: 1
@@ -72,6 +74,7 @@ rule write_report:
         mem_mb=2000,
         runtime=30,
     params:
+        root=character_root,  # image files are relative to it
         max_pixels=lookup(dpath="quality/max_pixels", within=config),
         code=script_code("write_report"),
     script:

@@ -12,6 +12,7 @@ from charfolio.config_checks import check_config
 from charfolio.generation.distribution import seed_group_count
 from charfolio.embed.stream import embedding_name
 from charfolio.core.folder_listing import list_folder
+from charfolio.core.layout import Results, board_name
 from charfolio.scenarios.llama_resources import llama_gpus, llama_mem_mb
 from charfolio.lora.presets import resolve_preset
 from charfolio.story.settings import (
@@ -27,6 +28,10 @@ validate(config, "config", _config_source)
 # What the schema cannot express (tier floors, training tiers, presets, stories), shared
 # with `charfolio validate`: a config that would fail after generation fails here.
 check_config(config, _config_source)
+
+results = Results()
+# The rules' paths: {character} and each rule's other wildcards left as patterns.
+pattern = results.character("{character}")
 
 
 wildcard_constraints:
@@ -94,20 +99,25 @@ def caption_fields(wildcards):
     }
 
 
+# Folders as params are functions: the lint takes a string that prefixes files for a file.
+def character_root(wildcards):
+    """results/{character}/: the image tables' `file`s are relative to it."""
+    return results.character(wildcards.character).root
+
+
+def results_root(wildcards):
+    return results.root
+
+
 def embedding_files(wildcards):
     name = embedding_name(config["embeddings"])
-    return {
-        "npy": f"results/{wildcards.character}/embeddings/{name}.npy",
-        "index": f"results/{wildcards.character}/embeddings/{name}.parquet",
-    }
+    paths = results.character(wildcards.character)
+    return {"npy": paths.embeddings(name), "index": paths.embedding_index(name)}
 
 
 def cluster_files(wildcards):
-    k = config["curation"]["k"]
-    return {
-        "clusters": f"results/{wildcards.character}/clusters_k{k}.parquet",
-        "collapse": f"results/{wildcards.character}/clusters_k{k}.json",
-    }
+    k, paths = config["curation"]["k"], results.character(wildcards.character)
+    return {"clusters": paths.clusters(k), "collapse": paths.collapse(k)}
 
 
 def tier_sizes():
@@ -121,47 +131,46 @@ def tier_selection(wildcards):
             f"tier_{wildcards.n} is not configured: curation.tiers has sizes {tier_sizes()}; "
             f"add {{size: {wildcards.n}}} to curation.tiers in your config"
         )
-    return f"results/{wildcards.character}/selection.parquet"
+    return results.character(wildcards.character).selection
 
 
 def image_tables(name):
     """The IMAGES tables of a character: its seed shards, or its ingested folder."""
+    paths = results.character(name)
     if character(name).image_folder:
-        return [f"results/{name}/images/folder.parquet"]
-    return expand(
-        "results/{character}/images/seed_{seed}.parquet",
-        character=name,
-        seed=seeds(name),
-    )
+        return [paths.folder_table]
+    return [paths.seed_table(seed) for seed in seeds(name)]
 
 
 def tier_dirs(wildcards):
-    return [f"results/{wildcards.character}/tier_{n}" for n in tier_sizes()]
+    """Every configured tier, in the order of tier_sizes() (build_catalog pairs them)."""
+    return [results.character(wildcards.character).tier(n) for n in tier_sizes()]
 
 
 def all_catalogs(wildcards):
-    return [f"results/{name}/catalog.parquet" for name in config["characters"]]
+    return [results.character(name).catalog for name in config["characters"]]
 
 
 def training_tier(wildcards):
     """The folder train_lora reads: tier_{n}, or its _balanced / _refined copy (tier_variant)."""
     tier_selection(wildcards)  # an unconfigured tier fails here, naming the fix
     variant = config["training"]["tier_variant"]
-    suffix = "" if variant == "tier" else f"_{variant}"
-    return f"results/{wildcards.character}/tier_{wildcards.n}{suffix}"
+    return results.character(wildcards.character).tier(wildcards.n, variant)
 
 
 def training_preset(wildcards):
     return resolve_preset(wildcards.preset, config["training"]["user_presets"])
 
 
+def lora_runs():
+    """(preset, tier) of every LoRA training.presets x training.tiers asks for."""
+    training = config["training"]
+    return [(preset, n) for preset in training["presets"] for n in training["tiers"]]
+
+
 def lora_targets(name):
-    return expand(
-        "results/{character}/lora/{preset}/tier_{n}/summary.json",
-        character=name,
-        preset=config["training"]["presets"],
-        n=config["training"]["tiers"],
-    )
+    paths = results.character(name)
+    return [paths.lora_summary(preset, n) for preset, n in lora_runs()]
 
 
 def shard_tables(wildcards):
@@ -173,7 +182,8 @@ def shard_images(wildcards):
     their images are the user's folder)."""
     if character(wildcards.character).image_folder:
         return []
-    return [table.removesuffix(".parquet") for table in shard_tables(wildcards)]
+    paths = results.character(wildcards.character)
+    return [paths.seed_images(seed) for seed in seeds(wildcards.character)]
 
 
 def image_folder(wildcards):
@@ -205,7 +215,7 @@ def image_folder_listing(wildcards):
 def tier_captions(wildcards):
     """Folder images have no prompt to caption from: caption_images captions them."""
     if character(wildcards.character).image_folder:
-        return {"captions": f"results/{wildcards.character}/captions.parquet"}
+        return {"captions": results.character(wildcards.character).captions}
     return {}
 
 
@@ -217,14 +227,14 @@ def tier_floor(wildcards):
     )
 
 
-def refine_dir(wildcards):
-    return f"results/{wildcards.character}/refine/tier_{wildcards.n}"
-
-
 def previous_round(wildcards):
     """Round r reads only round r-1's pool and report (round 0: the tier as analysed)."""
-    previous = f"{refine_dir(wildcards)}/round_{int(wildcards.round) - 1}"
-    return {"pool": f"{previous}/pool.parquet", "report": f"{previous}/round.json"}
+    paths, n = results.character(wildcards.character), wildcards.n
+    previous = int(wildcards.round) - 1
+    return {
+        "pool": paths.round_pool(n, previous),
+        "report": paths.round_report(n, previous),
+    }
 
 
 def refine_rounds(wildcards):
@@ -234,11 +244,11 @@ def refine_rounds(wildcards):
         raise ValueError(
             "balance.refine.rounds is 0, so there is no refined tier; set it to 1 or more"
         )
-    root = refine_dir(wildcards)
+    paths, n = results.character(wildcards.character), wildcards.n
     return {
-        "pool": f"{root}/round_{last}/pool.parquet",
-        "curated": [f"{root}/round_{r}/curated.parquet" for r in range(1, last + 1)],
-        "reports": [f"{root}/round_{r}/round.json" for r in range(last + 1)],
+        "pool": paths.round_pool(n, last),
+        "curated": [paths.round_curated(n, r) for r in range(1, last + 1)],
+        "reports": [paths.round_report(n, r) for r in range(last + 1)],
     }
 
 
@@ -246,11 +256,8 @@ def refine_targets(name):
     """The refined training tiers of a generated character (folder characters: on request)."""
     if config["balance"]["refine"]["rounds"] < 1 or character(name).image_folder:
         return []
-    return expand(
-        "results/{character}/tier_{n}_refined",
-        character=name,
-        n=config["training"]["tiers"],
-    )
+    paths = results.character(name)
+    return [paths.tier(n, "refined") for n in config["training"]["tiers"]]
 
 
 def suite_trigger(wildcards):
@@ -281,16 +288,11 @@ def checkpoint_render_settings(wildcards):
 def checkpoint_runs(wildcards):
     """Each trained LoRA's checkpoint scores, with the run record and renders beside them
     (the report reads all three)."""
-    runs = expand(
-        "results/{character}/checkpoints/{preset}/tier_{n}",
-        character=wildcards.character,
-        preset=config["training"]["presets"],
-        n=config["training"]["tiers"],
-    )
+    paths, runs = results.character(wildcards.character), lora_runs()
     return {
-        "scores": [f"{run}/scores.parquet" for run in runs],
-        "runs": [f"{run}/run.json" for run in runs],
-        "images": [f"{run}/images" for run in runs],
+        "scores": [paths.checkpoint_scores(preset, n) for preset, n in runs],
+        "runs": [paths.checkpoint_record(preset, n) for preset, n in runs],
+        "images": [paths.checkpoint_images(preset, n) for preset, n in runs],
     }
 
 
@@ -312,48 +314,50 @@ def board_mode(wildcards):
 
 def storyboard_files(wildcards):
     models = storyboard_inputs(config, wildcards.character, board_mode(wildcards))
-    story = f"results/{wildcards.character}/story/{wildcards.story}"
-    return {"frames": f"{story}/frames.json", **models}
+    frames = results.character(wildcards.character).frames(wildcards.story)
+    return {"frames": frames, **models}
+
+
+def storyboard_dir(wildcards):
+    """The board's folder: story/{story}, or ablation/{story}/{mode} for an ablation row."""
+    board = board_name(wildcards.story, wildcards.get("mode"))
+    return results.character(wildcards.character).board(board)
 
 
 def storyboard_settings(wildcards):
     return storyboard_params(config, board_mode(wildcards))
 
 
-def ablation_evaluations(wildcards):
-    """Each story in each ablation mode; story.mode's row is the storyboard itself (the same
-    settings, frames and seeds give the same pixels, so it is not rendered twice)."""
-    root = f"results/{wildcards.character}"
+def ablation_rows():
+    """Each story in each ablation mode, as a board; story.mode's row is the storyboard itself
+    (the same settings, frames and seeds give the same pixels, so it is not rendered twice).
+    """
+    story = config["story"]
     return [
-        (
-            f"{root}/story/{story}/evaluation.json"
-            if mode == config["story"]["mode"]
-            else f"{root}/ablation/{story}/{mode}/evaluation.json"
-        )
-        for story in config["story"]["stories"]
-        for mode in config["story"]["ablation"]["modes"]
+        board_name(name, None if mode == story["mode"] else mode)
+        for name in story["stories"]
+        for mode in story["ablation"]["modes"]
     ]
 
 
 def ablation_boards(wildcards):
     """Each ablation row's evaluation, and the storyboard.json and contact sheet beside it,
     which tabulate_ablation reads too."""
-    evaluations = ablation_evaluations(wildcards)
-    boards = [Path(evaluation).parent.as_posix() for evaluation in evaluations]
+    paths, boards = results.character(wildcards.character), ablation_rows()
     return {
-        "evaluations": evaluations,
-        "storyboards": [f"{board}/storyboard.json" for board in boards],
-        "sheets": [f"{board}/contact_sheet.png" for board in boards],
+        "evaluations": [paths.evaluation(board) for board in boards],
+        "storyboards": [paths.storyboard(board) for board in boards],
+        "sheets": [paths.contact_sheet(board) for board in boards],
     }
 
 
 def story_targets(name):
     """Each configured story's storyboard with its evaluation, and the ablation table."""
-    stories = config["story"]["stories"]
+    paths, stories = results.character(name), config["story"]["stories"]
     if not stories:
         return []
-    boards = [f"results/{name}/story/{story}/evaluation.json" for story in stories]
-    return [*boards, f"results/{name}/ablation.html"]
+    boards = [paths.evaluation(board_name(story)) for story in stories]
+    return [*boards, paths.ablation_page]
 
 
 # A killed job's outputs are deleted at its start, and Snakemake does not remake a missing
@@ -361,16 +365,17 @@ def story_targets(name):
 # readers stale. So the targets below name an output of every job on the way to them: the
 # rerun remakes it, and then its readers, whose inputs are now newer.
 def curation_intermediates(name):
-    root, each = f"results/{name}", SimpleNamespace(character=name)
-    targets = [] if character(name).image_folder else [f"{root}/scenarios.parquet"]
+    paths, each = results.character(name), SimpleNamespace(character=name)
+    targets = [] if character(name).image_folder else [paths.scenarios]
     targets += image_tables(name)
-    targets += [f"{root}/{t}.parquet" for t in ("faces", "quality", "duplicates")]
+    targets += [paths.faces, paths.quality, paths.duplicates]
     targets += [*embedding_files(each).values(), *cluster_files(each).values()]
-    return [*targets, f"{root}/selection.parquet"]
+    return [*targets, paths.selection]
 
 
 def training_intermediates(name):
     """The training tiers (tier_variant) and every refinement round's files."""
+    paths = results.character(name)
     trained = [
         SimpleNamespace(character=name, n=n) for n in config["training"]["tiers"]
     ]
@@ -379,19 +384,16 @@ def training_intermediates(name):
         rounds = refine_rounds(tier)
         targets += [*rounds["curated"], *rounds["reports"]]
         for r in range(1, len(rounds["curated"]) + 1):
-            round_dir = f"{refine_dir(tier)}/round_{r}"
-            targets += [f"{round_dir}/plan.json", f"{round_dir}/images.parquet"]
+            targets += [paths.round_plan(tier.n, r), paths.round_table(tier.n, r)]
     return targets
 
 
 def evaluation_intermediates(name):
     """The checkpoint renders' scores, and each story's frames, storyboards and evaluations."""
-    root, each = f"results/{name}", SimpleNamespace(character=name)
-    targets = [f"{root}/checkpoints/suite.parquet", *checkpoint_runs(each)["scores"]]
+    paths, each = results.character(name), SimpleNamespace(character=name)
+    targets = [paths.checkpoint_suite, *checkpoint_runs(each)["scores"]]
     for story in config["story"]["stories"]:
-        targets += [
-            f"{root}/story/{story}/{f}" for f in ("frames.json", "storyboard.json")
-        ]
+        targets += [paths.frames(story), paths.storyboard(board_name(story))]
     if config["story"]["stories"]:
         boards = ablation_boards(each)
         targets += [*boards["storyboards"], *boards["evaluations"]]
@@ -401,23 +403,20 @@ def evaluation_intermediates(name):
 def curation_targets(name):
     """What curating a character makes: its tiers, catalog, report, the training tiers'
     balance, and (a folder's images have no prompt) its captions."""
-    targets = expand("results/{character}/tier_{n}", character=name, n=tier_sizes())
-    targets += [f"results/{name}/catalog.parquet", f"results/{name}/report.html"]
+    paths = results.character(name)
+    targets = [paths.tier(n) for n in tier_sizes()]
+    targets += [paths.catalog, paths.report]
     # balance matters for what is trained on: the training tiers (any tier on request)
-    targets += expand(
-        "results/{character}/balance/tier_{n}.json",
-        character=name,
-        n=config["training"]["tiers"],
-    )
+    targets += [paths.balance_report(n) for n in config["training"]["tiers"]]
     if character(name).image_folder:
-        targets.append(f"results/{name}/captions.parquet")
+        targets.append(paths.captions)
     return [*targets, *curation_intermediates(name)]
 
 
 def curate_targets():
     """`charfolio curate`'s default: curation only, never training (see train_targets)."""
     targets = [t for name in config["characters"] for t in curation_targets(name)]
-    return [*targets, "results/catalog.duckdb"]
+    return [*targets, results.duckdb]
 
 
 def train_targets():
@@ -432,14 +431,15 @@ def train_targets():
 def all_targets():
     targets = []
     for name in config["characters"]:
+        paths = results.character(name)
         targets += training_intermediates(name) + evaluation_intermediates(name)
         if not character(name).image_folder:
-            targets.append(f"results/{name}/scenarios.parquet")
+            targets.append(paths.scenarios)
         targets += image_tables(name)
         targets += curation_targets(name)
         targets += lora_targets(name)
         targets += story_targets(name)
-        targets.append(f"results/{name}/checkpoint_report.html")
+        targets.append(paths.checkpoint_report)
         targets += refine_targets(name)
-    targets.append("results/catalog.duckdb")
+    targets.append(results.duckdb)
     return targets

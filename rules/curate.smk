@@ -3,12 +3,12 @@
 rule cluster_images:
     input:
         unpack(embedding_files),
-        faces="results/{character}/faces.parquet",
+        faces=pattern.faces,
     output:
-        clusters="results/{character}/clusters_k{k}.parquet",
-        collapse="results/{character}/clusters_k{k}.json",
+        clusters=pattern.clusters("{k}"),
+        collapse=pattern.collapse("{k}"),
     log:
-        "results/{character}/logs/cluster_images_k{k}.log",
+        pattern.log("cluster_images_k{k}"),
     conda:
         "../envs/cpu.yaml"
     threads: 1
@@ -28,19 +28,19 @@ rule select_images:
         unpack(cluster_files),
         unpack(embedding_files),  # npy, index: compared with the faces' descriptors
         tables=shard_tables,
-        faces="results/{character}/faces.parquet",
-        quality="results/{character}/quality.parquet",
-        duplicates="results/{character}/duplicates.parquet",
+        faces=pattern.faces,
+        quality=pattern.quality,
+        duplicates=pattern.duplicates,
     output:
-        table="results/{character}/selection.parquet",
+        table=pattern.selection,
         report=report(
-            "results/{character}/selection_report.json",
+            pattern.selection_report,
             caption="../workflow/report/selection_report.rst",
             category="Curation",
             labels={"character": "{character}", "artifact": "selection report"},
         ),
     log:
-        "results/{character}/logs/select_images.log",
+        pattern.log("select_images"),
     conda:
         "../envs/cpu.yaml"
     threads: 1
@@ -64,11 +64,11 @@ rule build_tier:
     input:
         unpack(tier_captions),
         selection=tier_selection,
-        report="results/{character}/selection_report.json",
+        report=pattern.selection_report,
     output:
-        directory("results/{character}/tier_{n}"),
+        directory(pattern.tier("{n}")),
     log:
-        "results/{character}/logs/build_tier_{n}.log",
+        pattern.log("build_tier_{n}"),
     conda:
         "../envs/cpu.yaml"
     threads: 1
@@ -76,6 +76,7 @@ rule build_tier:
         mem_mb=1000,
         runtime=10,
     params:
+        root=character_root,  # image files are relative to it
         caption=caption_fields,
         link_mode=lookup(dpath="curation/link_mode", within=config),
         val_fraction=lookup(dpath="curation/val_fraction", within=config),

@@ -4,12 +4,12 @@ rule embed_images:
         tables=shard_tables,
         images=shard_images,
     output:
-        npy="results/{character}/embeddings/{model}.npy",
-        index="results/{character}/embeddings/{model}.parquet",
+        npy=pattern.embeddings("{model}"),
+        index=pattern.embedding_index("{model}"),
     log:
-        "results/{character}/logs/embed_images/{model}.log",
+        pattern.log("embed_images/{model}"),
     benchmark:
-        "results/{character}/benchmarks/embed_images/{model}.tsv"
+        pattern.benchmark("embed_images/{model}")
     conda:
         "../envs/gpu.yaml"
     threads: 2
@@ -18,6 +18,7 @@ rule embed_images:
         mem_mb=lambda wildcards, attempt: 8000 * attempt,
         runtime=lambda wildcards, attempt: 60 * attempt,
     params:
+        root=character_root,  # image files are relative to it
         embeddings=lookup(dpath="embeddings", within=config),
         model_cache=lookup(dpath="model_cache", within=config),
         code=script_code("embed_images"),

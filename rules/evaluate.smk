@@ -2,9 +2,9 @@
 # of every trained LoRA at fixed seeds, scored (identity, prompt adherence, quality), ranked.
 rule make_checkpoint_suite:
     output:
-        "results/{character}/checkpoints/suite.parquet",
+        pattern.checkpoint_suite,
     log:
-        "results/{character}/logs/make_checkpoint_suite.log",
+        pattern.log("make_checkpoint_suite"),
     conda:
         "../envs/cpu.yaml"
     threads: 1
@@ -24,19 +24,19 @@ rule make_checkpoint_suite:
 # One job per trained LoRA: the base model loads once and the checkpoints swap on it.
 rule render_checkpoints:
     input:
-        summary="results/{character}/lora/{preset}/tier_{n}/summary.json",
-        lora="results/{character}/lora/{preset}/tier_{n}/lora_diffusers.safetensors",
-        suite="results/{character}/checkpoints/suite.parquet",
-        faces="results/{character}/faces.parquet",
-        tier="results/{character}/tier_{n}",
+        summary=pattern.lora_summary("{preset}", "{n}"),
+        lora=pattern.lora_diffusers("{preset}", "{n}"),
+        suite=pattern.checkpoint_suite,
+        faces=pattern.faces,
+        tier=pattern.tier("{n}"),
     output:
-        scores="results/{character}/checkpoints/{preset}/tier_{n}/scores.parquet",
-        run="results/{character}/checkpoints/{preset}/tier_{n}/run.json",
-        images=directory("results/{character}/checkpoints/{preset}/tier_{n}/images"),
+        scores=pattern.checkpoint_scores("{preset}", "{n}"),
+        run=pattern.checkpoint_record("{preset}", "{n}"),
+        images=directory(pattern.checkpoint_images("{preset}", "{n}")),
     log:
-        "results/{character}/logs/render_checkpoints/{preset}_tier_{n}.log",
+        pattern.log("render_checkpoints/{preset}_tier_{n}"),
     benchmark:
-        "results/{character}/benchmarks/render_checkpoints/{preset}_tier_{n}.tsv"
+        pattern.benchmark("render_checkpoints/{preset}_tier_{n}")
     conda:
         "../envs/gpu.yaml"
     threads: 2
@@ -45,6 +45,7 @@ rule render_checkpoints:
         mem_mb=lambda wildcards, attempt: 16000 * attempt,
         runtime=lambda wildcards, attempt: 120 * attempt,
     params:
+        run=pattern.checkpoint_run("{preset}", "{n}"),
         settings=checkpoint_render_settings,
         negative_prompt=suite_negative_prompt,
         backend=lookup(dpath="training/backend", within=config),
@@ -62,20 +63,20 @@ rule render_checkpoints:
 rule write_checkpoint_report:
     input:
         unpack(checkpoint_runs),
-        suite="results/{character}/checkpoints/suite.parquet",
+        suite=pattern.checkpoint_suite,
     output:
         html=report(
-            "results/{character}/checkpoint_report.html",
+            pattern.checkpoint_report,
             caption="../workflow/report/checkpoint_report.rst",
             category="LoRA",
             labels={"character": "{character}", "artifact": "checkpoint report"},
         ),
-        json="results/{character}/checkpoint_report.json",
-        table="results/{character}/checkpoint_scores.parquet",
+        json=pattern.checkpoint_report_json,
+        table=pattern.checkpoint_table,
     log:
-        "results/{character}/logs/write_checkpoint_report.log",
+        pattern.log("write_checkpoint_report"),
     benchmark:
-        "results/{character}/benchmarks/write_checkpoint_report.tsv"
+        pattern.benchmark("write_checkpoint_report")
     conda:
         "../envs/cpu.yaml"
     threads: 1

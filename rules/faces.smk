@@ -4,11 +4,11 @@ rule detect_faces:
         tables=shard_tables,
         images=shard_images,
     output:
-        "results/{character}/faces.parquet",
+        pattern.faces,
     log:
-        "results/{character}/logs/detect_faces.log",
+        pattern.log("detect_faces"),
     benchmark:
-        "results/{character}/benchmarks/detect_faces.tsv"
+        pattern.benchmark("detect_faces")
     conda:
         "../envs/cpu.yaml"
     threads: 1
@@ -17,6 +17,7 @@ rule detect_faces:
         mem_mb=lambda wildcards, attempt: 4000 * attempt,
         runtime=lambda wildcards, attempt: 120 * attempt,
     params:
+        root=character_root,  # image files are relative to it
         faces=lookup(dpath="faces", within=config),
         max_pixels=lookup(dpath="quality/max_pixels", within=config),
         model_cache=lookup(dpath="model_cache", within=config),

@@ -1,14 +1,14 @@
 # One job per seed group: the model loads once and renders the whole shard in batches.
 rule generate_images:
     input:
-        scenarios="results/{character}/scenarios.parquet",
+        scenarios=pattern.scenarios,
     output:
-        images=directory("results/{character}/images/seed_{seed}"),
-        table="results/{character}/images/seed_{seed}.parquet",
+        images=directory(pattern.seed_images("{seed}")),
+        table=pattern.seed_table("{seed}"),
     log:
-        "results/{character}/logs/generate_images/seed_{seed}.log",
+        pattern.log("generate_images/seed_{seed}"),
     benchmark:
-        "results/{character}/benchmarks/generate_images/seed_{seed}.tsv"
+        pattern.benchmark("generate_images/seed_{seed}")
     conda:
         "../envs/gpu.yaml"
     threads: 2
@@ -17,6 +17,7 @@ rule generate_images:
         mem_mb=lambda wildcards, attempt: 16000 * attempt,
         runtime=lambda wildcards, attempt: 360 * attempt,
     params:
+        root=character_root,  # image files are relative to it
         character=prompt_fields,
         distribution=lookup(dpath="distribution", within=config),
         generation=lookup(dpath="generation", within=config),
@@ -30,11 +31,11 @@ rule generate_images:
 # listing is a param: a file added, changed or deleted reruns ingest and what follows.
 rule ingest_folder:
     output:
-        "results/{character}/images/folder.parquet",
+        pattern.folder_table,
     log:
-        "results/{character}/logs/ingest_folder.log",
+        pattern.log("ingest_folder"),
     benchmark:
-        "results/{character}/benchmarks/ingest_folder.tsv"
+        pattern.benchmark("ingest_folder")
     conda:
         "../envs/cpu.yaml"
     threads: 1
@@ -42,6 +43,7 @@ rule ingest_folder:
         mem_mb=2000,
         runtime=30,
     params:
+        root=character_root,  # image files are relative to it
         folder=image_folder,
         listing=image_folder_listing,
         max_bytes=lookup(dpath="ingest/max_bytes", within=config),

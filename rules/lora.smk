@@ -5,14 +5,14 @@ rule train_lora:
     input:
         tier=training_tier,
     output:
-        diffusers="results/{character}/lora/{preset}/tier_{n}/lora_diffusers.safetensors",
-        kohya="results/{character}/lora/{preset}/tier_{n}/lora_kohya.safetensors",
-        summary="results/{character}/lora/{preset}/tier_{n}/summary.json",
-        training_config="results/{character}/lora/{preset}/tier_{n}/training_config.json",
+        diffusers=pattern.lora_diffusers("{preset}", "{n}"),
+        kohya=pattern.lora_kohya("{preset}", "{n}"),
+        summary=pattern.lora_summary("{preset}", "{n}"),
+        training_config=pattern.lora_training_config("{preset}", "{n}"),
     log:
-        "results/{character}/logs/train_lora/{preset}_tier_{n}.log",
+        pattern.log("train_lora/{preset}_tier_{n}"),
     benchmark:
-        "results/{character}/benchmarks/train_lora/{preset}_tier_{n}.tsv"
+        pattern.benchmark("train_lora/{preset}_tier_{n}")
     conda:
         "../envs/gpu.yaml"
     threads: 2
@@ -21,6 +21,7 @@ rule train_lora:
         mem_mb=lambda wildcards, attempt: 24000 * attempt,
         runtime=lambda wildcards, attempt: 240 * attempt,
     params:
+        run=pattern.lora_run("{preset}", "{n}"),
         preset=training_preset,
         user_presets=lookup(dpath="training/user_presets", within=config),
         model=lookup(dpath="generation/model", within=config),

@@ -3,13 +3,13 @@ rule score_quality:
     input:
         tables=shard_tables,
         images=shard_images,
-        faces="results/{character}/faces.parquet",
+        faces=pattern.faces,
     output:
-        "results/{character}/quality.parquet",
+        pattern.quality,
     log:
-        "results/{character}/logs/score_quality.log",
+        pattern.log("score_quality"),
     benchmark:
-        "results/{character}/benchmarks/score_quality.tsv"
+        pattern.benchmark("score_quality")
     conda:
         "../envs/cpu.yaml"
     threads: 8
@@ -17,6 +17,7 @@ rule score_quality:
         mem_mb=lambda wildcards, attempt: 4000 * attempt,
         runtime=60,
     params:
+        root=character_root,  # image files are relative to it
         weights=lookup(dpath="quality/weights", within=config),
         max_pixels=lookup(dpath="quality/max_pixels", within=config),
         working_resolution=lookup(dpath="quality/working_resolution", within=config),
@@ -30,11 +31,11 @@ rule hash_images:
         tables=shard_tables,
         images=shard_images,
     output:
-        "results/{character}/duplicates.parquet",
+        pattern.duplicates,
     log:
-        "results/{character}/logs/hash_images.log",
+        pattern.log("hash_images"),
     benchmark:
-        "results/{character}/benchmarks/hash_images.tsv"
+        pattern.benchmark("hash_images")
     conda:
         "../envs/cpu.yaml"
     threads: 4
@@ -42,6 +43,7 @@ rule hash_images:
         mem_mb=lambda wildcards, attempt: 2000 * attempt,
         runtime=60,
     params:
+        root=character_root,  # image files are relative to it
         max_pixels=lookup(dpath="quality/max_pixels", within=config),
         code=script_code("hash_images"),
     script:

@@ -6,14 +6,14 @@
 # tier_{n}_refined/ is the tier plus every accepted fill-in, in a tier's layout.
 rule start_refinement:
     input:
-        tier="results/{character}/tier_{n}",
-        balance="results/{character}/balance/tier_{n}.parquet",
-        duplicates="results/{character}/duplicates.parquet",
+        tier=pattern.tier("{n}"),
+        balance=pattern.balance_table("{n}"),
+        duplicates=pattern.duplicates,
     output:
-        pool="results/{character}/refine/tier_{n}/round_0/pool.parquet",
-        report="results/{character}/refine/tier_{n}/round_0/round.json",
+        pool=pattern.round_pool("{n}", 0),
+        report=pattern.round_report("{n}", 0),
     log:
-        "results/{character}/logs/refine/tier_{n}_round_0.log",
+        pattern.log("refine/tier_{n}_round_0"),
     conda:
         "../envs/cpu.yaml"
     threads: 1
@@ -32,10 +32,10 @@ rule plan_refinement:
     input:
         unpack(previous_round),
     output:
-        scenarios="results/{character}/refine/tier_{n}/round_{round}/scenarios.parquet",
-        plan="results/{character}/refine/tier_{n}/round_{round}/plan.json",
+        scenarios=pattern.round_scenarios("{n}", "{round}"),
+        plan=pattern.round_plan("{n}", "{round}"),
     log:
-        "results/{character}/logs/refine/tier_{n}_round_{round}_plan.log",
+        pattern.log("refine/tier_{n}_round_{round}_plan"),
     conda:
         "../envs/cpu.yaml"
     threads: 1
@@ -54,14 +54,14 @@ rule plan_refinement:
 
 rule generate_refinement:
     input:
-        scenarios="results/{character}/refine/tier_{n}/round_{round}/scenarios.parquet",
+        scenarios=pattern.round_scenarios("{n}", "{round}"),
     output:
-        images=directory("results/{character}/refine/tier_{n}/round_{round}/images"),
-        table="results/{character}/refine/tier_{n}/round_{round}/images.parquet",
+        images=directory(pattern.round_images("{n}", "{round}")),
+        table=pattern.round_table("{n}", "{round}"),
     log:
-        "results/{character}/logs/refine/tier_{n}_round_{round}_generate.log",
+        pattern.log("refine/tier_{n}_round_{round}_generate"),
     benchmark:
-        "results/{character}/benchmarks/refine/tier_{n}_round_{round}_generate.tsv"
+        pattern.benchmark("refine/tier_{n}_round_{round}_generate")
     conda:
         "../envs/gpu.yaml"
     threads: 2
@@ -70,6 +70,7 @@ rule generate_refinement:
         mem_mb=lambda wildcards, attempt: 16000 * attempt,
         runtime=lambda wildcards, attempt: 120 * attempt,
     params:
+        root=character_root,  # image files are relative to it
         character=prompt_fields,
         generation=lookup(dpath="generation", within=config),
         model_cache=lookup(dpath="model_cache", within=config),
@@ -83,17 +84,17 @@ rule generate_refinement:
 rule curate_refinement:
     input:
         unpack(previous_round),
-        images="results/{character}/refine/tier_{n}/round_{round}/images",
-        table="results/{character}/refine/tier_{n}/round_{round}/images.parquet",
-        plan="results/{character}/refine/tier_{n}/round_{round}/plan.json",
+        images=pattern.round_images("{n}", "{round}"),
+        table=pattern.round_table("{n}", "{round}"),
+        plan=pattern.round_plan("{n}", "{round}"),
     output:
-        curated="results/{character}/refine/tier_{n}/round_{round}/curated.parquet",
-        pool="results/{character}/refine/tier_{n}/round_{round}/pool.parquet",
-        report="results/{character}/refine/tier_{n}/round_{round}/round.json",
+        curated=pattern.round_curated("{n}", "{round}"),
+        pool=pattern.round_pool("{n}", "{round}"),
+        report=pattern.round_report("{n}", "{round}"),
     log:
-        "results/{character}/logs/refine/tier_{n}_round_{round}_curate.log",
+        pattern.log("refine/tier_{n}_round_{round}_curate"),
     benchmark:
-        "results/{character}/benchmarks/refine/tier_{n}_round_{round}_curate.tsv"
+        pattern.benchmark("refine/tier_{n}_round_{round}_curate")
     conda:
         "../envs/cpu.yaml"
     threads: 1
@@ -102,6 +103,7 @@ rule curate_refinement:
         mem_mb=lambda wildcards, attempt: 4000 * attempt,
         runtime=lambda wildcards, attempt: 60 * attempt,
     params:
+        root=character_root,  # image files are relative to it
         faces=lookup(dpath="faces", within=config),
         weights=lookup(dpath="quality/weights", within=config),
         max_pixels=lookup(dpath="quality/max_pixels", within=config),
@@ -120,12 +122,12 @@ rule curate_refinement:
 rule build_refined_tier:
     input:
         unpack(refine_rounds),
-        tier="results/{character}/tier_{n}",
+        tier=pattern.tier("{n}"),
     output:
-        tier=directory("results/{character}/tier_{n}_refined"),
-        report="results/{character}/refine/tier_{n}/report.json",
+        tier=directory(pattern.tier("{n}", "refined")),
+        report=pattern.refinement_report("{n}"),
     log:
-        "results/{character}/logs/refine/tier_{n}_refined.log",
+        pattern.log("refine/tier_{n}_refined"),
     conda:
         "../envs/cpu.yaml"
     threads: 1
@@ -133,6 +135,7 @@ rule build_refined_tier:
         mem_mb=1000,
         runtime=10,
     params:
+        root=character_root,  # image files are relative to it
         caption=caption_fields,
         link_mode=lookup(dpath="curation/link_mode", within=config),
         val_fraction=lookup(dpath="curation/val_fraction", within=config),

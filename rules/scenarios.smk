@@ -1,10 +1,10 @@
 rule make_scenarios:
     output:
-        "results/{character}/scenarios.parquet",
+        pattern.scenarios,
     log:
-        "results/{character}/logs/make_scenarios.log",
+        pattern.log("make_scenarios"),
     benchmark:
-        "results/{character}/benchmarks/make_scenarios.tsv"
+        pattern.benchmark("make_scenarios")
     conda:
         "../envs/cpu.yaml"
     threads: 2

@@ -2,11 +2,11 @@
 # the ablation's modes on the same frames and seeds, each evaluated, and the ablation table.
 rule split_story:
     output:
-        "results/{character}/story/{story}/frames.json",
+        pattern.frames("{story}"),
     log:
-        "results/{character}/logs/split_story/{story}.log",
+        pattern.log("split_story/{story}"),
     benchmark:
-        "results/{character}/benchmarks/split_story/{story}.tsv"
+        pattern.benchmark("split_story/{story}")
     conda:
         "../envs/cpu.yaml"
     threads: 2
@@ -29,12 +29,12 @@ rule render_storyboard:
     input:
         unpack(storyboard_files),
     output:
-        storyboard="results/{character}/story/{story}/storyboard.json",
-        sheet="results/{character}/story/{story}/contact_sheet.png",
+        storyboard=pattern.storyboard(board_name("{story}")),
+        sheet=pattern.contact_sheet(board_name("{story}")),
     log:
-        "results/{character}/logs/render_storyboard/{story}.log",
+        pattern.log("render_storyboard/{story}"),
     benchmark:
-        "results/{character}/benchmarks/render_storyboard/{story}.tsv"
+        pattern.benchmark("render_storyboard/{story}")
     conda:
         "../envs/gpu.yaml"
     threads: 1
@@ -43,6 +43,8 @@ rule render_storyboard:
         mem_mb=lambda wildcards, attempt: 16000 * attempt,
         runtime=lambda wildcards, attempt: 60 * attempt,
     params:
+        results=results_root,  # the LoRAs trained for the character
+        board=storyboard_dir,
         settings=storyboard_settings,
         character=story_character,
         prompt_adherence=lookup(dpath="prompt_adherence", within=config),
@@ -55,45 +57,26 @@ rule render_storyboard:
 
 
 # The same story in each of story.ablation.modes (baseline: no LoRA), same frames and seeds.
-rule render_ablation:
-    input:
-        unpack(storyboard_files),
+use rule render_storyboard as render_ablation with:
     output:
-        storyboard="results/{character}/ablation/{story}/{mode}/storyboard.json",
-        sheet="results/{character}/ablation/{story}/{mode}/contact_sheet.png",
+        storyboard=pattern.storyboard(board_name("{story}", "{mode}")),
+        sheet=pattern.contact_sheet(board_name("{story}", "{mode}")),
     log:
-        "results/{character}/logs/render_ablation/{story}_{mode}.log",
+        pattern.log("render_ablation/{story}_{mode}"),
     benchmark:
-        "results/{character}/benchmarks/render_ablation/{story}_{mode}.tsv"
-    conda:
-        "../envs/gpu.yaml"
-    threads: 1
-    resources:
-        gpu=1,
-        mem_mb=lambda wildcards, attempt: 16000 * attempt,
-        runtime=lambda wildcards, attempt: 60 * attempt,
-    params:
-        settings=storyboard_settings,
-        character=story_character,
-        prompt_adherence=lookup(dpath="prompt_adherence", within=config),
-        backend=lookup(dpath="training/backend", within=config),
-        tiny_weights_seed=lookup(dpath="training/tiny/weights_seed", within=config),
-        model_cache=lookup(dpath="model_cache", within=config),
-        code=script_code("render_storyboard"),
-    script:
-        "../workflow/scripts/render_storyboard.py"
+        pattern.benchmark("render_ablation/{story}_{mode}")
 
 
 # Face consistency, CLIP prompt adherence and diversity of any storyboard (story or ablation).
 rule evaluate_storyboard:
     input:
-        "results/{character}/{board}/storyboard.json",
+        pattern.storyboard("{board}"),
     output:
-        "results/{character}/{board}/evaluation.json",
+        pattern.evaluation("{board}"),
     log:
-        "results/{character}/logs/evaluate_storyboard/{board}.log",
+        pattern.log("evaluate_storyboard/{board}"),
     benchmark:
-        "results/{character}/benchmarks/evaluate_storyboard/{board}.tsv"
+        pattern.benchmark("evaluate_storyboard/{board}")
     wildcard_constraints:
         board=r"story/[a-z0-9][a-z0-9_]*|ablation/[a-z0-9][a-z0-9_]*/(baseline|simple|reference_guided)",
     conda:
@@ -115,15 +98,15 @@ rule tabulate_ablation:
     input:
         unpack(ablation_boards),
     output:
-        table="results/{character}/ablation.parquet",
+        table=pattern.ablation_table,
         html=report(
-            "results/{character}/ablation.html",
+            pattern.ablation_page,
             caption="../workflow/report/ablation.rst",
             category="Storyboards",
             labels={"character": "{character}", "artifact": "ablation"},
         ),
     log:
-        "results/{character}/logs/tabulate_ablation.log",
+        pattern.log("tabulate_ablation"),
     conda:
         "../envs/cpu.yaml"
     threads: 1

@@ -13,6 +13,7 @@ from typing import Any
 from charfolio import __version__
 from charfolio.catalog.audit import add_audit_parser
 from charfolio.config_checks import checked_config, load_config
+from charfolio.core.layout import Results
 from charfolio.curate.tier_floors import default_tiers, methodology_floor
 from charfolio.models.command import add_models_parser
 
@@ -143,7 +144,7 @@ def cmd_curate(args: argparse.Namespace) -> int:
         code = subprocess.call(cmd, pass_fds=(lock,))  # Snakemake holds --out too
     if code == 0 and not args.dry_run:
         made = "tiers, catalog, report.html, balance, captions" + (", LoRA" if args.train else "")
-        print(f"done: {out / 'results' / name} ({made})")
+        print(f"done: {out / Results().character(name).root} ({made})")
     return code
 
 

@@ -66,6 +66,7 @@ def run(workspace: Path, mode: str, out: str, cfg: dict | None = None) -> dict:
         tiny_weights_seed=0,
         model_cache=cfg["model_cache"],
         lora_file=None if lora is None else workspace / lora,
+        results_dir=workspace / "results",
         log=lambda _: None,
     )
 

@@ -1,7 +1,5 @@
 """Adapter: rule augment_tier -> charfolio.balance.augment_tier."""
 
-from pathlib import Path
-
 from charfolio.balance import augment_tier
 from charfolio.core.joblog import job_log
 
@@ -9,7 +7,7 @@ with job_log(snakemake.log[0]) as log:
     augment_tier(
         snakemake.input.tier,
         balance_table=snakemake.input.balance,
-        images_root=Path(snakemake.input.faces).parent,
+        images_root=snakemake.params.root,
         out_dir=snakemake.output[0],
         faces_path=snakemake.input.faces,
         targets=snakemake.params.targets,

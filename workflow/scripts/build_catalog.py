@@ -1,9 +1,8 @@
 """Adapter: rule build_catalog -> charfolio.catalog.build.build_catalog."""
 
-from pathlib import Path
-
 from charfolio.catalog.build import build_catalog
 from charfolio.core.joblog import job_log
+from charfolio.core.layout import tier_manifest
 
 with job_log(snakemake.log[0]) as log:
     table = build_catalog(
@@ -14,10 +13,10 @@ with job_log(snakemake.log[0]) as log:
         clusters=snakemake.input.clusters,
         selection=snakemake.input.selection,
         tier_manifests={
-            int(Path(d).name.split("_")[1]): Path(d) / "manifest.parquet"
-            for d in snakemake.input.tiers
+            n: tier_manifest(tier)
+            for n, tier in zip(snakemake.params.tier_sizes, snakemake.input.tiers, strict=True)
         },
-        character_root=Path(snakemake.output[0]).parent,
+        character_root=snakemake.params.root,
         out_path=snakemake.output[0],
     )
     log(f"catalog: {table.num_rows} images")

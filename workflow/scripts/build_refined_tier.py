@@ -1,7 +1,5 @@
 """Adapter: rule build_refined_tier -> charfolio.refine.refined_tier.write_refined_tier."""
 
-from pathlib import Path
-
 from charfolio.core.joblog import job_log
 from charfolio.refine.refined_tier import write_refined_tier
 
@@ -12,7 +10,7 @@ with job_log(snakemake.log[0]) as log:
         pool_path=snakemake.input.pool,
         curated_paths=snakemake.input.curated,
         round_reports=snakemake.input.reports,
-        images_root=Path(snakemake.input.tier).parent,
+        images_root=snakemake.params.root,
         out_dir=snakemake.output.tier,
         out_report=snakemake.output.report,
         caption_template=caption["caption_template"],

@@ -10,7 +10,7 @@ with job_log(snakemake.log[0]) as log:
     caption = snakemake.params.caption
     write_tier(
         snakemake.input.selection,
-        images_root=Path(snakemake.input.selection).parent,
+        images_root=snakemake.params.root,
         tier_n=int(snakemake.wildcards.n),
         out_dir=snakemake.output[0],
         caption_template=caption["caption_template"],

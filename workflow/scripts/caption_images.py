@@ -1,7 +1,5 @@
 """Adapter: rule caption_images -> charfolio.captions.captioning.caption_images."""
 
-from pathlib import Path
-
 from charfolio.captions.captioning import caption_images
 from charfolio.core.joblog import job_log
 
@@ -9,7 +7,7 @@ with job_log(snakemake.log[0]) as log:
     caption_images(
         snakemake.input.tables,
         faces_path=snakemake.input.faces,
-        root=Path(snakemake.output[0]).parent,
+        root=snakemake.params.root,
         out_table=snakemake.output[0],
         captions=snakemake.params.captions,
         token=snakemake.params.caption["token"],

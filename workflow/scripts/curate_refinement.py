@@ -1,7 +1,5 @@
 """Adapter: rule curate_refinement -> charfolio.refine.round_curation.curate_round."""
 
-from pathlib import Path
-
 from charfolio.core.joblog import job_log
 from charfolio.refine.round_curation import curate_round
 
@@ -13,7 +11,7 @@ if __name__ == "__main__":
             plan_path=snakemake.input.plan,
             previous_pool=snakemake.input.pool,
             previous_report=snakemake.input.report,
-            root=Path(snakemake.input.table).parents[3],
+            root=snakemake.params.root,
             out_curated=snakemake.output.curated,
             out_pool=snakemake.output.pool,
             out_report=snakemake.output.report,

@@ -1,7 +1,5 @@
 """Adapter: rule embed_images -> charfolio.embed.stream.embed_tables."""
 
-from pathlib import Path
-
 import torch
 
 from charfolio.core.joblog import job_log
@@ -11,7 +9,7 @@ torch.set_num_threads(snakemake.threads)
 with job_log(snakemake.log[0]) as log:
     embed_tables(
         snakemake.input.tables,
-        root=Path(snakemake.output.npy).parent.parent,
+        root=snakemake.params.root,
         embeddings_cfg=snakemake.params.embeddings,
         out_npy=snakemake.output.npy,
         out_index=snakemake.output.index,

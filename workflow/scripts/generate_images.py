@@ -1,7 +1,5 @@
 """Adapter: rule generate_images -> charfolio.generation.shard.generate_shard."""
 
-from pathlib import Path
-
 import torch
 
 from charfolio.core.config import CharacterPrompt
@@ -18,7 +16,7 @@ with job_log(snakemake.log[0]) as log:
         generation=snakemake.params.generation,
         out_dir=snakemake.output.images,
         out_table=snakemake.output.table,
-        character_root=Path(snakemake.output.table).parent.parent,
+        character_root=snakemake.params.root,
         model_cache=snakemake.params.model_cache,
         log=log,
     )

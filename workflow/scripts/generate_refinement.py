@@ -1,7 +1,5 @@
 """Adapter: rule generate_refinement -> charfolio.refine.rounds.generate_round."""
 
-from pathlib import Path
-
 import torch
 
 from charfolio.core.config import CharacterPrompt
@@ -18,7 +16,7 @@ with job_log(snakemake.log[0]) as log:
         generation=snakemake.params.generation,
         out_dir=snakemake.output.images,
         out_table=snakemake.output.table,
-        character_root=Path(snakemake.input.scenarios).parents[3],
+        character_root=snakemake.params.root,
         model_cache=snakemake.params.model_cache,
         log=log,
     )

@@ -1,7 +1,5 @@
 """Adapter: rule render_checkpoints -> charfolio.evaluate.evaluate_lora_checkpoints."""
 
-from pathlib import Path
-
 import torch
 
 from charfolio.core.joblog import job_log
@@ -14,7 +12,7 @@ with job_log(snakemake.log[0]) as log:
         snakemake.input.suite,
         snakemake.input.faces,
         snakemake.input.tier,
-        Path(snakemake.output.scores).parent,
+        snakemake.params.run,
         preset=snakemake.wildcards.preset,
         tier=int(snakemake.wildcards.n),
         render=snakemake.params.settings["render"],

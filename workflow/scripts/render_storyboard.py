@@ -1,7 +1,5 @@
 """Adapter: rules render_storyboard and render_ablation -> charfolio.story.run_storyboard."""
 
-from pathlib import Path
-
 import torch
 
 from charfolio.core.joblog import job_log
@@ -11,7 +9,7 @@ torch.set_num_threads(snakemake.threads)
 with job_log(snakemake.log[0]) as log:
     run_storyboard(
         snakemake.input.frames,
-        Path(snakemake.output.storyboard).parent,
+        snakemake.params.board,
         settings=snakemake.params.settings,
         character=snakemake.params.character,
         prompt_adherence=snakemake.params.prompt_adherence,
@@ -19,5 +17,6 @@ with job_log(snakemake.log[0]) as log:
         tiny_weights_seed=snakemake.params.tiny_weights_seed,
         model_cache=snakemake.params.model_cache,
         lora_file=snakemake.input.get("lora"),  # none in baseline mode
+        results_dir=snakemake.params.results,
         log=log,
     )

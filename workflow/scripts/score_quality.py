@@ -1,7 +1,5 @@
 """Adapter: rule score_quality -> charfolio.quality.score_quality_of_tables."""
 
-from pathlib import Path
-
 from charfolio.core.joblog import job_log
 from charfolio.quality import score_quality_of_tables
 
@@ -10,7 +8,7 @@ if __name__ == "__main__":
     with job_log(snakemake.log[0]) as log:
         score_quality_of_tables(
             snakemake.input.tables,
-            root=Path(snakemake.output[0]).parent,
+            root=snakemake.params.root,
             faces_path=snakemake.input.faces,
             out_path=snakemake.output[0],
             weights=snakemake.params.weights,

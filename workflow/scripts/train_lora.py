@@ -1,7 +1,5 @@
 """Adapter: rule train_lora -> charfolio.lora.train_lora."""
 
-from pathlib import Path
-
 import torch
 
 from charfolio.core.joblog import job_log
@@ -13,7 +11,7 @@ with job_log(snakemake.log[0]) as log:
         snakemake.input.tier,
         model_cfg=snakemake.params.model,
         preset=snakemake.params.preset,
-        out_dir=Path(snakemake.output.summary).parent,
+        out_dir=snakemake.params.run,
         model_cache=snakemake.params.model_cache,
         backend=snakemake.params.backend,
         tiny_weights_seed=snakemake.params.tiny_weights_seed,

@@ -1,14 +1,15 @@
 """Adapter: rule write_report -> charfolio.catalog.report.write_report."""
 
-from pathlib import Path
-
 from charfolio.catalog.report import write_report
 from charfolio.core.joblog import job_log
 
 with job_log(snakemake.log[0]) as log:
     write_report(
-        Path(snakemake.input.catalog).parent,
+        None,
         snakemake.output[0],
+        catalog=snakemake.input.catalog,
+        selection_report=snakemake.input.report,
+        images_root=snakemake.params.root,
         max_pixels=snakemake.params.max_pixels,
     )
     log(f"report: {snakemake.output[0]}")

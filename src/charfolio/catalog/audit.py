@@ -20,9 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from charfolio.core.layout import RESULTS, Results
+
 PathLike = str | os.PathLike[str]
-DEFAULT_DB = "results/catalog.duckdb"
-DEFAULT_RESULTS = "results"
+DEFAULT_DB = Results().duckdb
+DEFAULT_RESULTS = RESULTS
 FORMATS = ("text", "csv", "json")
 
 

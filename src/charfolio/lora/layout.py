@@ -1,10 +1,12 @@
-"""Where a LoRA run writes its files (out_dir, typically results/{character}/lora/{preset}/)."""
+"""Where a LoRA run writes its files (out_dir: core.layout's lora_run, or any folder)."""
 
 from __future__ import annotations
 
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+
+from charfolio.core.layout import LORA_DIFFUSERS, LORA_KOHYA, LORA_SUMMARY, LORA_TRAINING_CONFIG
 
 
 @dataclass(frozen=True)
@@ -14,11 +16,11 @@ class OutputPaths:
 
     @property
     def lora_diffusers(self) -> Path:
-        return self.root / "lora_diffusers.safetensors"
+        return self.root / LORA_DIFFUSERS
 
     @property
     def lora_kohya(self) -> Path:
-        return self.root / "lora_kohya.safetensors"
+        return self.root / LORA_KOHYA
 
     @property
     def loss_log(self) -> Path:
@@ -34,7 +36,7 @@ class OutputPaths:
 
     @property
     def config(self) -> Path:
-        return self.root / "training_config.json"
+        return self.root / LORA_TRAINING_CONFIG
 
     @property
     def image_losses(self) -> Path:
@@ -46,7 +48,7 @@ class OutputPaths:
 
     @property
     def summary(self) -> Path:
-        return self.root / "summary.json"
+        return self.root / LORA_SUMMARY
 
     def checkpoint(self, epoch: int) -> Path:
         return self.root / "checkpoints" / f"epoch-{epoch:04d}.safetensors"

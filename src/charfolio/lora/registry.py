@@ -8,8 +8,8 @@ The registry file (config/loras.yaml) is a list of entries:
       default_weight: 0.8             # optional, 1.0; the weight when a selection gives none
       base_model: sd15                # sd15 | sdxl: the architecture it was trained for
 
-Trained LoRAs are found at results/{character}/lora/{preset}/tier_{n}/lora_diffusers.safetensors
-and named `{character}/{preset}/tier_{n}`; their base model comes from training_config.json.
+Trained LoRAs are the run folders charfolio.core.layout finds under a character's results, named
+`{character}/{preset}/tier_{n}`; their base model comes from training_config.json.
 
 Paths are resolved when a LoRA is composed, not when the registry loads, so a missing file
 only fails the run that uses it.
@@ -30,12 +30,12 @@ import yaml
 from diffusers import DiffusionPipeline
 
 from charfolio.core.config import resolve_model_file
+from charfolio.core.layout import Results
 from charfolio.generation.pipelines import PIPELINE_CLASSES, LoraSpec, apply_loras
 
 ARCHITECTURES = tuple(PIPELINE_CLASSES)
 ENTRY_KEYS = {"name", "path", "trigger_words", "default_weight", "base_model"}
 REQUIRED_KEYS = ("name", "path", "base_model")
-TRAINED_LORA_GLOB = "lora/*/tier_*/lora_diffusers.safetensors"
 
 
 class LoraRegistryError(ValueError):
@@ -128,6 +128,10 @@ def _token_in_run(token: str, config_text: str, tier_dir: Path | None) -> bool:
     return any(pattern.search(c) for c in table.column("caption").to_pylist() if c)
 
 
+def trained_lora_name(character: str, preset: str, n: int) -> str:
+    return f"{character}/{preset}/tier_{n}"
+
+
 def discover_trained_loras(
     results_dir: str | os.PathLike[str], character: str, token: str | None = None
 ) -> list[LoraEntry]:
@@ -136,10 +140,9 @@ def discover_trained_loras(
     The trigger word is the character's `token` when the run used it (in training_config.json
     or the tier's captions): a LoRA trained on captions without the token has none.
     """
-    root = Path(results_dir) / character
     entries = []
-    for weights in sorted(root.glob(TRAINED_LORA_GLOB)):
-        config_path = weights.parent / "training_config.json"
+    for run in Results(os.fspath(results_dir)).character(character).trained_runs():
+        weights, config_path = run.weights, run.training_config
         if not config_path.is_file():
             raise LoraRegistryError(
                 f"{config_path} is missing, so the base model of {weights} is unknown; "
@@ -162,10 +165,9 @@ def discover_trained_loras(
         used = token is not None and _token_in_run(
             token, text, Path(tier_dir) if tier_dir else None
         )
-        preset, tier = weights.parent.parent.name, weights.parent.name
         entries.append(
             LoraEntry(
-                name=f"{character}/{preset}/{tier}",
+                name=trained_lora_name(character, run.preset, run.n),
                 path=weights,
                 base_model=architecture,
                 trigger_words=(token,) if used and token else (),

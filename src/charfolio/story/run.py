@@ -29,6 +29,7 @@ from charfolio.story.storyboard import StoryboardSettings, render_storyboard
 
 def storyboard_loras(
     lora_file: str | os.PathLike[str],
+    results_dir: str | os.PathLike[str],
     character: str,
     token: str,
     render: Mapping[str, Any],
@@ -37,20 +38,23 @@ def storyboard_loras(
 ) -> tuple[list[LoraSpec], list[dict[str, Any]], list[str]]:
     """(specs, [{name, weight, path}] for the record, extra trigger words for the prompt).
 
-    `lora_file` is results/{character}/lora/{preset}/tier_{n}/lora_diffusers.safetensors; it
-    is registered as "{character}/{preset}/tier_{n}" with the other LoRAs trained for the
-    character, and composed with render.extra_loras.
+    `lora_file` is one of the LoRAs trained for the character under `results_dir`; they are
+    all registered ("{character}/{preset}/tier_{n}"), and it is composed with
+    render.extra_loras.
     """
-    lora_file = Path(lora_file)
-    results_dir = lora_file.parents[4]  # results/{character}/lora/{preset}/tier_{n}/file
-    own = f"{character}/{lora_file.parent.parent.name}/{lora_file.parent.name}"
     extras = [(e["name"], e.get("weight")) for e in render.get("extra_loras", [])]
     registry = (
         LoraRegistry.from_yaml(render["loras_file"], model_cache)
         if extras
         else LoraRegistry(model_cache=model_cache)
     )
-    registry.add_trained(results_dir, character, token)
+    trained = registry.add_trained(results_dir, character, token)
+    own = next((e.name for e in trained if _same_file(e.path, lora_file)), None)
+    if own is None:
+        raise FileNotFoundError(
+            f"{lora_file} is not a LoRA trained for {character} under {results_dir}; rerun the "
+            f"train_lora rule for it"
+        )
     selections = [(own, float(render["lora"]["weight"])), *extras]
     specs = registry.specs(selections, architecture)
     record = [
@@ -59,6 +63,10 @@ def storyboard_loras(
     ]
     extra_words = [w for w in registry.trigger_words(n for n, _ in extras) if w != token]
     return specs, record, extra_words
+
+
+def _same_file(a: Path, b: str | os.PathLike[str]) -> bool:
+    return Path(b).is_file() and a.samefile(b)
 
 
 def run_storyboard(
@@ -72,13 +80,14 @@ def run_storyboard(
     tiny_weights_seed: int,
     model_cache: str | None,
     lora_file: str | os.PathLike[str] | None = None,
+    results_dir: str | os.PathLike[str],
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Render one storyboard.
 
     `settings` is settings.storyboard_params(config, mode); `character` is {name, token,
     class_word, negative_prompt}; `lora_file` is the character's trained LoRA (baseline mode
-    renders without one).
+    renders without one), one of those trained under `results_dir` (the results folder).
     """
     mode, render, generation = settings["mode"], settings["render"], settings["generation"]
     specs: list[LoraSpec] = []
@@ -92,6 +101,7 @@ def run_storyboard(
         )
         specs, record, extra_words = storyboard_loras(
             lora_file,
+            results_dir,
             character["name"],
             character["token"],
             render,

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from charfolio.core.config import ConfigError
+from charfolio.core.layout import Results
 from charfolio.generation.samplers import INHERITED_RENDER_KEYS as INHERITED_KEYS
 
 GUIDED = "reference_guided"
@@ -121,12 +122,11 @@ def storyboard_inputs(config: Mapping[str, Any], character: str, mode: str) -> d
     if mode == "baseline":
         return {}
     preset, tier = lora_choice(config)
-    run = f"results/{character}/lora/{preset}/tier_{tier}"
-    variant = config["training"]["tier_variant"]
+    paths = Results().character(character)
     files = {
-        "lora": f"{run}/lora_diffusers.safetensors",
-        "lora_config": f"{run}/training_config.json",
-        "tier": f"results/{character}/tier_{tier}" + ("" if variant == "tier" else f"_{variant}"),
+        "lora": paths.lora_diffusers(preset, tier),
+        "lora_config": paths.lora_training_config(preset, tier),
+        "tier": paths.tier(tier, config["training"]["tier_variant"]),
     }
     if config["render"]["extra_loras"]:
         files["loras_file"] = config["render"]["loras_file"]
