@@ -28,7 +28,7 @@ import numpy as np
 from PIL import Image
 from skimage import data
 
-from charfolio.generation.backends import RenderRequest, register_image_backend
+from charfolio.generation.backends import RenderRequest
 
 # Bump when a change alters any rendered pixel for the same request (draw order included).
 RECIPE_VERSION = 2  # 2: prompts that name a framing get it (PROMPT_FRAMINGS)
@@ -567,6 +567,8 @@ def recipe_record(recipe: VariationRecipe) -> dict[str, Any]:
     return asdict(recipe)
 
 
-@register_image_backend("reference_variation")
-def _create(generation: Mapping[str, Any], model_cache: str | None) -> ReferenceVariationBackend:
+def create_reference_variation_backend(
+    generation: Mapping[str, Any], model_cache: str | None
+) -> ReferenceVariationBackend:
+    """The `reference_variation` image backend (a `charfolio.image_backends` entry point)."""
     return ReferenceVariationBackend()

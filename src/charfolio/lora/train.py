@@ -407,7 +407,7 @@ class LoraTrainer:
                      "prediction_type": s.model.noise_scheduler.config.prediction_type},
             seeds={"seed": preset.seed, "validation_noise_seed": preset.validation.noise_seed,
                    "sample_seeds": list(preset.validation.seeds),
-                   "tiny_weights_seed": job.tiny_weights_seed if job.backend == "tiny" else None},
+                   **s.base_model.recorded_seeds()},
             fingerprint=s.fingerprint,
         )  # fmt: skip
 

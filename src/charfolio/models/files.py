@@ -49,6 +49,7 @@ from charfolio.core.config import (
 from charfolio.core.digest import sha256_file
 from charfolio.core.offline import hub_online
 from charfolio.core.progress import format_duration
+from charfolio.lora.base_model import builds_adapters
 from charfolio.models.licences import licence_note
 
 Log = Callable[[str], None]
@@ -155,8 +156,8 @@ def config_entries(config: Mapping[str, Any]) -> list[ModelEntry]:
             is_package = bool(path) and path.startswith("package:")
             add("story.splitter.llama_cpp.model_path", path,
                 Kind.PACKAGE if is_package else Kind.GGUF)  # fmt: skip
-        if config["training"]["backend"] == "tiny":
-            return  # tiny IP-Adapter / ControlNet models are built, not fetched
+        if builds_adapters(config["training"]["backend"]):
+            return  # the base-model source builds its IP-Adapter / ControlNet: nothing to fetch
         if story.get("ip_adapter"):
             ip = story["ip_adapter"]
             add("story.ip_adapter.path", ip["path"], Kind.FOLDER)
