@@ -38,7 +38,7 @@ _LAZY = {
     "TrainingJob": "charfolio.lora.session",
     "LoraTrainer": "charfolio.lora.train",
     "NonFiniteLossError": "charfolio.lora.train",
-    "ResumeError": "charfolio.lora.train",
+    "ResumeError": "charfolio.lora.resume",
 }
 
 __getattr__ = lazy_exports(__name__, _LAZY)
