@@ -17,8 +17,10 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 # Build tools first: the source-only packages in the lock build with them, not with whatever
-# an isolated build environment would fetch. Then charfolio itself, without dependencies.
-$(VENV)/.installed-demo: $(LOCK)/build.txt $(LOCK)/demo.txt | $(BIN)/python
+# an isolated build environment would fetch. Then charfolio itself, without dependencies:
+# its metadata carries the entry points the demo backends register through, so a changed
+# pyproject.toml reinstalls it.
+$(VENV)/.installed-demo: $(LOCK)/build.txt $(LOCK)/demo.txt pyproject.toml | $(BIN)/python
 	$(PIP_LOCKED) -r $(LOCK)/build.txt
 	$(PIP_LOCKED) -r $(LOCK)/demo.txt
 	$(BIN)/pip install -q --no-deps --no-build-isolation -e .

@@ -10,6 +10,7 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import torch
 
@@ -61,14 +62,16 @@ def loads_per_job(cache: Path) -> tuple[int, int]:
     tables.write_table(cache / "scenarios.parquet", [scenario], tables.SCENARIOS)
     distribution = {"original_images": 4, "modified_images": 4, "batch_size": 4,
                     "min_images_per_scenario": 4, "multi_batch_per_seed": 0}  # fmt: skip
-    before = diffusers_backend.LOAD_COUNT
-    table = generate_shard(
-        character=character, seed=0, distribution=distribution,
-        scenarios_path=cache / "scenarios.parquet", generation=generation_config(batch_size=4),
-        out_dir=cache / "results" / "images", out_table=cache / "results" / "images.parquet",
-        character_root=cache / "results", model_cache=str(cache), log=lambda line: None,
-    )  # fmt: skip
-    return diffusers_backend.LOAD_COUNT - before, table.num_rows
+    # Counted by wrapping the loader: the backend keeps no counter of its own.
+    loader = diffusers_backend.load_pipeline
+    with mock.patch.object(diffusers_backend, "load_pipeline", wraps=loader) as load:
+        table = generate_shard(
+            character=character, seed=0, distribution=distribution,
+            scenarios_path=cache / "scenarios.parquet", generation=generation_config(batch_size=4),
+            out_dir=cache / "results" / "images", out_table=cache / "results" / "images.parquet",
+            character_root=cache / "results", model_cache=str(cache), log=lambda line: None,
+        )  # fmt: skip
+    return load.call_count, table.num_rows
 
 
 def main() -> None:

@@ -49,7 +49,11 @@ rule render_checkpoints:
         settings=checkpoint_render_settings,
         negative_prompt=suite_negative_prompt,
         backend=lookup(dpath="training/backend", within=config),
-        tiny_weights_seed=lookup(dpath="training/tiny/weights_seed", within=config),
+        backend_options=lookup(
+            dpath=f"training/{config['training']['backend']}",
+            within=config,
+            default={},
+        ),
         faces=lookup(dpath="faces", within=config),
         prompt_adherence=lookup(dpath="prompt_adherence", within=config),
         quality_weights=lookup(dpath="quality/weights", within=config),

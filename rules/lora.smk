@@ -26,7 +26,11 @@ rule train_lora:
         user_presets=lookup(dpath="training/user_presets", within=config),
         model=lookup(dpath="generation/model", within=config),
         backend=lookup(dpath="training/backend", within=config),
-        tiny_weights_seed=lookup(dpath="training/tiny/weights_seed", within=config),
+        backend_options=lookup(
+            dpath=f"training/{config['training']['backend']}",
+            within=config,
+            default={},
+        ),
         device=lookup(dpath="training/device", within=config),
         model_cache=lookup(dpath="model_cache", within=config),
         code=script_code("train_lora"),

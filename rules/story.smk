@@ -49,7 +49,11 @@ rule render_storyboard:
         character=story_character,
         prompt_adherence=lookup(dpath="prompt_adherence", within=config),
         backend=lookup(dpath="training/backend", within=config),
-        tiny_weights_seed=lookup(dpath="training/tiny/weights_seed", within=config),
+        backend_options=lookup(
+            dpath=f"training/{config['training']['backend']}",
+            within=config,
+            default={},
+        ),
         model_cache=lookup(dpath="model_cache", within=config),
         code=script_code("render_storyboard"),
     script:

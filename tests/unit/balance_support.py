@@ -19,7 +19,7 @@ from PIL import Image
 from skimage import data
 
 from charfolio.core import tables
-from charfolio.demo.reference_variation import FACE_BOX
+from charfolio.demo.variation_recipe import FACE_BOX
 
 Box = tuple[float, float, float, float]
 # The part of the photo pasted: hair, face and neck around FACE_BOX (175, 76, 265, 166).

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw
 
+from charfolio.lora.base_model import create_base_model
 from charfolio.lora.render import LoraRenderer, RenderSettings, open_renderer
 
 SETTINGS = RenderSettings(
@@ -27,8 +28,7 @@ def open_tiny(cache: Path, architecture: str = "sd15", **kwargs: Any) -> LoraRen
     """A renderer on the tiny model of `architecture`, built into `cache` once."""
     return open_renderer(
         model_cfg={"architecture": architecture},
-        backend="tiny",
-        tiny_weights_seed=0,
+        base_model=create_base_model("tiny", {"weights_seed": 0}),
         model_cache=str(cache),
         settings=kwargs.pop("settings", SETTINGS),
         **kwargs,

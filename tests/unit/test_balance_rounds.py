@@ -18,7 +18,7 @@ from charfolio.core import tables
 from charfolio.core.config import CharacterPrompt
 from charfolio.curate.thresholds import PRESETS
 from charfolio.curate.tiers import place_file
-from charfolio.demo.reference_variation import prompt_framing, recipe_for
+from charfolio.demo.variation_recipe import prompt_framing, recipe_for
 from charfolio.generation.backends import RenderRequest
 from charfolio.generation.modifiers import default_multi_batch_modifiers
 from charfolio.refine.planning import fill_plan, needs_at_size

@@ -193,7 +193,7 @@ def test_detector_paths_are_used_as_given(cache: Path) -> None:
     files = resolve_controlnet({"type": "pose", "path": str(folder), "detector_path": str(pose),
                                 "conditioning_scale": 0.5}, None)  # fmt: skip
     assert (files.path, files.detector) == (folder, pose)
-    assert files.conditioning_scale == 0.5 and not files.tiny
+    assert files.conditioning_scale == 0.5 and not files.built_by_source
 
 
 def test_single_file_controlnet_reads_with_the_base_layout(cache: Path, tmp_path: Path) -> None:

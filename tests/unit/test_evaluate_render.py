@@ -78,7 +78,7 @@ def test_the_real_tiny_renderer_over_two_checkpoints(
         render={"steps": 2, "width": 64, "height": 64, "device": "cpu", "lora": {"weight": 1.0}},
         generation={"model": {"architecture": "sd15"}, "guidance_scale": 5.0,
                     "sampler": "dpmpp_2m", "sigmas": "default"},
-        training_backend="tiny", tiny_weights_seed=0, faces_cfg={"backend": "dlib"},
+        training_backend="tiny", backend_options={"weights_seed": 0}, faces_cfg={"backend": "dlib"},
         prompt_adherence=TINY_CLIP, negative_prompt="blurry", model_cache=str(cache),
         log=lambda _: None,
     )  # fmt: skip

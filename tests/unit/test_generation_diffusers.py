@@ -28,6 +28,7 @@ from charfolio.generation.pipelines import (
     SAMPLERS,
     SIGMA_FLAGS,
     configure_scheduler,
+    load_pipeline,
     resolve_dtype,
     scheduler_overrides,
 )
@@ -125,12 +126,37 @@ SUPPORTED = [
 ]
 
 
+# The schedulers diffusers' scheduler overview names for A1111's samplers, spelled out here
+# (not read from SAMPLERS) so that a wrong entry there fails this test.
+A1111_SCHEDULERS: dict[str, tuple[str, dict[str, Any]]] = {
+    "dpmpp_2m": (
+        "DPMSolverMultistepScheduler",
+        {"algorithm_type": "dpmsolver++", "solver_order": 2},
+    ),
+    "dpmpp_2m_sde": (
+        "DPMSolverMultistepScheduler",
+        {"algorithm_type": "sde-dpmsolver++", "solver_order": 2},
+    ),
+    "euler": ("EulerDiscreteScheduler", {}),
+    "euler_ancestral": ("EulerAncestralDiscreteScheduler", {}),
+    "ddim": ("DDIMScheduler", {}),
+}
+
+
 @pytest.mark.parametrize(("sampler", "sigmas"), SUPPORTED)
 def test_every_sampler_and_sigmas_renders(sampler_pipe, sampler: str, sigmas: str):
-    overrides = configure_scheduler(sampler_pipe, sampler, sigmas)
+    configure_scheduler(sampler_pipe, sampler, sigmas)
     scheduler = sampler_pipe.scheduler
-    assert type(scheduler) is SAMPLERS[sampler][0]
-    assert all(scheduler.config[key] == value for key, value in overrides.items())
+    class_name, settings = A1111_SCHEDULERS[sampler]
+    assert type(scheduler).__name__ == class_name
+    assert {key: scheduler.config[key] for key in settings} == settings
+    if (sampler, "karras") not in UNSUPPORTED:  # a scheduler with sigma schedules
+        for name, flag in (
+            ("karras", "use_karras_sigmas"),
+            ("exponential", "use_exponential_sigmas"),
+        ):
+            assert scheduler.config[flag] == (sigmas == name)
+    assert scheduler.config["beta_schedule"] == "scaled_linear"  # the model's betas are kept
     generator = [torch.Generator("cpu").manual_seed(3)]
     image = sampler_pipe(
         "a portrait", num_inference_steps=3, width=32, height=32, generator=generator
@@ -281,7 +307,7 @@ def _write_scenarios(path: Path) -> None:
     tables.write_table(path, rows, tables.SCENARIOS)
 
 
-def test_generate_shard_end_to_end_and_regenerate(tmp_path, model_cache):
+def test_generate_shard_end_to_end_and_regenerate(tmp_path, model_cache, monkeypatch):
     character = Character(
         name="tiny_test",
         token="tnychr",
@@ -302,7 +328,13 @@ def test_generate_shard_end_to_end_and_regenerate(tmp_path, model_cache):
     _write_scenarios(tmp_path / "scenarios.parquet")
     root = tmp_path / "results" / "tiny_test"
     generation = generation_config(batch_size=2)
-    loads = diffusers_backend.LOAD_COUNT
+    loads: list[Path] = []
+
+    def counting_load(model, *args, **kwargs):
+        loads.append(model["path"])
+        return load_pipeline(model, *args, **kwargs)
+
+    monkeypatch.setattr(diffusers_backend, "load_pipeline", counting_load)
     table = generate_shard(
         character=character.prompt(),
         seed=1000,
@@ -315,7 +347,7 @@ def test_generate_shard_end_to_end_and_regenerate(tmp_path, model_cache):
         model_cache=str(model_cache),
         log=lambda line: None,
     )
-    assert diffusers_backend.LOAD_COUNT - loads == 1  # one model load for the whole shard
+    assert len(loads) == 1  # one model load for the whole shard
     rows = table.to_pylist()
     assert len(rows) == distribution_from_config(distribution, 2).images_per_seed == 5
     for row in rows:

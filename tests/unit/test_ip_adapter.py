@@ -25,6 +25,7 @@ from charfolio.generation.ip_adapter import (
     resolve_ip_adapter,
 )
 from charfolio.generation.pipelines import LoraSpec, load_pipeline
+from charfolio.lora.base_model import create_base_model
 from charfolio.lora.render import LoraRenderer, open_renderer
 
 from .render_support import SETTINGS, open_tiny, picture, pixels
@@ -89,8 +90,7 @@ def test_configured_folder_loads_like_the_tiny_one(cache: Path, renderer: LoraRe
     ensure_tiny_ip_adapter("sd15", 0, cache / "tiny")
     configured = open_renderer(
         model_cfg={"path": str(model), "architecture": "sd15"},
-        backend="diffusers",
-        tiny_weights_seed=0,
+        base_model=create_base_model("diffusers"),
         model_cache=str(cache),
         settings=SETTINGS,
         ip_adapter={"path": "tiny/tiny-ip-adapter-sd15-seed0", "subfolder": "models",

@@ -11,6 +11,7 @@ import pytest
 from charfolio.core.config import ModelFileError
 from charfolio.demo.tiny import write_tiny_lora
 from charfolio.generation.pipelines import LoraSpec
+from charfolio.lora.base_model import create_base_model
 from charfolio.lora.render import (
     LoraRenderer,
     RenderError,
@@ -192,16 +193,16 @@ def test_missing_model_names_the_path_and_the_models_command(tmp_path: Path) -> 
     with pytest.raises(ModelFileError, match=r"nope\.safetensors.*charfolio models --config"):
         open_renderer(
             model_cfg={"path": "nope.safetensors", "architecture": "sd15"},
-            backend="diffusers",
-            tiny_weights_seed=0,
+            base_model=create_base_model("diffusers"),
             model_cache=str(tmp_path),
             settings=SETTINGS,
         )
 
 
-def test_unknown_backend_is_refused(tmp_path: Path) -> None:
+def test_unknown_backend_is_refused() -> None:
+    # An image backend is no model to train on: the message lists the sources there are.
     with pytest.raises(
-        ValueError, match="backend 'reference_variation' is not one of diffusers, tiny"
+        ValueError,
+        match=r"training.backend 'reference_variation' is not one of \['diffusers', 'tiny'\]",
     ):
-        open_renderer(model_cfg={"architecture": "sd15"}, backend="reference_variation",
-                      tiny_weights_seed=0, model_cache=str(tmp_path), settings=SETTINGS)  # fmt: skip
+        create_base_model("reference_variation")

@@ -23,7 +23,7 @@ from charfolio.curate.near_duplicates import (
     load_vectors,
     near_identical_pairs,
 )
-from charfolio.demo.reference_variation import recipe_for
+from charfolio.demo.variation_recipe import recipe_for
 from charfolio.embed import create_embedder
 from charfolio.generation.backends import RenderRequest, create_image_backend
 from charfolio.quality.duplicates import DEFAULT_MAX_DISTANCE, DuplicateGroups, hamming, phash

@@ -15,15 +15,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from charfolio.demo.reference_variation import (
-    FRAMINGS,
-    ISSUE_RATES,
-    ReferenceVariationBackend,
-    VariationRecipe,
-    recipe_for,
-    recipe_record,
-    render_recipe,
-)
+from charfolio.demo.reference_variation import ReferenceVariationBackend, recipe_record
+from charfolio.demo.variation_recipe import FRAMINGS, ISSUE_RATES, VariationRecipe, recipe_for
+from charfolio.demo.variation_render import render_recipe
 from charfolio.generation.backends import RenderRequest, create_image_backend
 
 CATEGORIES = (None, "professional", "casual", "action", "artistic", "athletic", "other")
@@ -110,7 +104,8 @@ def test_same_bytes_in_a_fresh_process(backend: ReferenceVariationBackend) -> No
     code = (
         "import hashlib; "
         "from charfolio.generation.backends import RenderRequest; "
-        "from charfolio.demo.reference_variation import recipe_for, render_recipe; "
+        "from charfolio.demo.variation_recipe import recipe_for; "
+        "from charfolio.demo.variation_render import render_recipe; "
         f"r = RenderRequest({PROMPT!r}, '', 11, 96, 64, 'artistic'); "
         "print(hashlib.sha256(render_recipe(recipe_for(r)).tobytes()).hexdigest())"
     )

@@ -18,7 +18,7 @@ with job_log(snakemake.log[0]) as log:
         render=snakemake.params.settings["render"],
         generation=snakemake.params.settings["generation"],
         training_backend=snakemake.params.backend,
-        tiny_weights_seed=snakemake.params.tiny_weights_seed,
+        backend_options=snakemake.params.backend_options,
         faces_cfg=snakemake.params.faces,
         prompt_adherence=snakemake.params.prompt_adherence,
         negative_prompt=snakemake.params.negative_prompt,

@@ -14,7 +14,7 @@ with job_log(snakemake.log[0]) as log:
         character=snakemake.params.character,
         prompt_adherence=snakemake.params.prompt_adherence,
         backend=snakemake.params.backend,
-        tiny_weights_seed=snakemake.params.tiny_weights_seed,
+        backend_options=snakemake.params.backend_options,
         model_cache=snakemake.params.model_cache,
         lora_file=snakemake.input.get("lora"),  # none in baseline mode
         results_dir=snakemake.params.results,

@@ -14,7 +14,7 @@ with job_log(snakemake.log[0]) as log:
         out_dir=snakemake.params.run,
         model_cache=snakemake.params.model_cache,
         backend=snakemake.params.backend,
-        tiny_weights_seed=snakemake.params.tiny_weights_seed,
+        backend_options=snakemake.params.backend_options,
         device=snakemake.params.device,
         user_presets=snakemake.params.user_presets,
         log=log,

@@ -46,11 +46,10 @@ from transformers import (
 )
 
 from charfolio.core.atomic import make_staging_dir
-from charfolio.generation.backends import register_image_backend
+from charfolio.demo.tiny_base_model import tiny_root
 from charfolio.generation.diffusers_backend import DiffusersBackend
 from charfolio.generation.pipelines import PIPELINE_CLASSES
 
-DEFAULT_MODEL_CACHE = Path("models")  # when no model_cache is configured, as in config.yaml
 CLIP_VOCAB_SIZE = 49408
 CLIP_MAX_LENGTH = 77
 _BOS, _EOS = "<|startoftext|>", "<|endoftext|>"
@@ -379,12 +378,16 @@ def ensure_tiny_controlnet(
     )
 
 
-@register_image_backend("tiny")
 def create_tiny_backend(generation: Mapping[str, Any], model_cache: str | None) -> DiffusersBackend:
-    """A DiffusersBackend over a tiny model of `generation.model.architecture` in the cache."""
+    """A DiffusersBackend over a tiny model of `generation.model.architecture` in the cache.
+
+    The `tiny` image backend (a `charfolio.image_backends` entry point); its weights seed is
+    generation.tiny.weights_seed.
+    """
     architecture = generation["model"]["architecture"]
-    root = Path(model_cache) if model_cache is not None else DEFAULT_MODEL_CACHE
-    folder = ensure_tiny_model(architecture, generation["tiny"]["weights_seed"], root / "tiny")
+    folder = ensure_tiny_model(
+        architecture, generation["tiny"]["weights_seed"], tiny_root(model_cache)
+    )
     model = {
         "path": str(folder.resolve()),
         "architecture": architecture,

@@ -197,7 +197,7 @@ def evaluate_lora_checkpoints(
     render: Mapping[str, Any],
     generation: Mapping[str, Any],
     training_backend: str,
-    tiny_weights_seed: int,
+    backend_options: Mapping[str, Any] | None,
     faces_cfg: Mapping[str, Any],
     prompt_adherence: Mapping[str, Any],
     negative_prompt: str = "",
@@ -209,18 +209,19 @@ def evaluate_lora_checkpoints(
     """`evaluate_lora` with the models the config sections name, each loaded once.
 
     The renderer uses `render`'s settings (nulls take `generation`'s) on the model the LoRA
-    was trained on (generation.model, or the tiny model when training.backend is tiny);
+    was trained on (generation.model as training.backend's source resolves it, created from
+    `backend_options`, its section training.<backend>);
     `render.lora.weight` is the checkpoints' weight and `negative_prompt` (the character's)
     is used when render.negative_prompt is null. render.extra_loras are not applied: the
     report compares the character LoRA's checkpoints alone.
     """
     from charfolio.embed.text_image import create_text_image_scorer
+    from charfolio.lora.base_model import create_base_model
     from charfolio.lora.render import RenderSettings, open_renderer
 
     renderer = open_renderer(
         model_cfg=generation["model"],
-        backend=training_backend,
-        tiny_weights_seed=tiny_weights_seed,
+        base_model=create_base_model(training_backend, backend_options),
         model_cache=model_cache,
         settings=RenderSettings.from_config(render, generation, negative_prompt),
         loras=[],

@@ -1,5 +1,8 @@
 """The image-backend protocol and its registry (keyed by `generation.backend` in config).
 
+Other packages add backends through `charfolio.image_backends` entry points (the demo's
+tiny and reference-variation backends are declared so in charfolio's pyproject).
+
 A backend is created once per job (the model loads once) and renders batches of
 requests; every request carries its own generator seed so each image is reproducible
 alone from its catalog row.
@@ -13,6 +16,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from PIL import Image
+
+from charfolio.core.plugins import REINSTALL_HINT, load_plugin, plugin_names
 
 
 @dataclass(frozen=True)
@@ -45,13 +50,10 @@ class ImageBackend(Protocol):
 
 
 BackendFactory = Callable[[Mapping[str, Any], str | None], ImageBackend]
+PLUGIN_GROUP = "charfolio.image_backends"  # entry points of other packages' backends
 _REGISTRY: dict[str, BackendFactory] = {}
 # Backends live in modules with heavy imports (torch, diffusers): import on first use.
-_MODULES = {
-    "diffusers": "charfolio.generation.diffusers_backend",
-    "tiny": "charfolio.demo.tiny",
-    "reference_variation": "charfolio.demo.reference_variation",
-}
+_MODULES = {"diffusers": "charfolio.generation.diffusers_backend"}
 
 
 def register_image_backend(name: str) -> Callable[[BackendFactory], BackendFactory]:
@@ -70,5 +72,12 @@ def create_image_backend(
     if name not in _REGISTRY and name in _MODULES:
         importlib.import_module(_MODULES[name])
     if name not in _REGISTRY:
-        raise ValueError(f"unknown generation backend {name!r}; use one of {sorted(_MODULES)}")
+        plugin = load_plugin(PLUGIN_GROUP, name)
+        if plugin is not None:
+            _REGISTRY[name] = plugin
+    if name not in _REGISTRY:
+        known = sorted({*_MODULES, *_REGISTRY, *plugin_names(PLUGIN_GROUP)})
+        raise ValueError(
+            f"unknown generation backend {name!r}; use one of {known} ({REINSTALL_HINT})"
+        )
     return _REGISTRY[name](generation, model_cache)

@@ -33,8 +33,6 @@ from PIL import Image
 
 from charfolio.core.config import ModelFileError, check_safe_model_format, resolve_model_file
 from charfolio.core.paths import optional_portable_path, portable_path
-from charfolio.demo.tiny import ensure_tiny_controlnet
-from charfolio.demo.tiny_detectors import ensure_tiny_depth_model, ensure_tiny_pose_model
 from charfolio.generation.control_maps import CannyMapper, DepthMapper
 from charfolio.generation.pose import PoseMapper
 
@@ -62,7 +60,7 @@ class ControlNetFiles:
     conditioning_scale: float
     canny_low: int = 100
     canny_high: int = 200
-    tiny: bool = False
+    built_by_source: bool = False  # made by the base-model source, not read from config paths
 
     def record(self) -> dict[str, Any]:
         return {
@@ -72,22 +70,12 @@ class ControlNetFiles:
             "conditioning_scale": self.conditioning_scale,
             **({"canny_low": self.canny_low, "canny_high": self.canny_high}
                if self.type == "canny" else {}),
-            "tiny": self.tiny,
+            "tiny": self.built_by_source,  # the record's key predates base-model sources
         }  # fmt: skip
 
 
-def resolve_controlnet(
-    section: Mapping[str, Any],
-    model_cache: str | os.PathLike[str] | None,
-    architecture: str = "sd15",
-    tiny_root: Path | None = None,
-    tiny_weights_seed: int = 0,
-) -> ControlNetFiles:
-    """The files story.controlnet names, checked to exist and to be safetensors / ONNX.
-
-    With `tiny_root` (training.backend tiny) a tiny ControlNet for the tiny UNet is built
-    there once, and so is a tiny depth / pose detector unless detector_path names one.
-    """
+def control_settings(section: Mapping[str, Any]) -> dict[str, Any]:
+    """type, conditioning_scale and canny thresholds of story.controlnet, checked."""
     kind = section.get("type", "canny")
     if kind not in CONTROL_TYPES:
         raise ValueError(f"story.controlnet.type {kind!r} is not one of {', '.join(CONTROL_TYPES)}")
@@ -96,16 +84,20 @@ def resolve_controlnet(
         raise ValueError(
             f"story.controlnet.canny_low ({low}) is above canny_high ({high}); swap them"
         )
-    common = {
+    return {
         "type": kind,
         "conditioning_scale": float(section.get("conditioning_scale", 0.8)),
         "canny_low": low,
         "canny_high": high,
     }
-    detector = _resolve_detector(kind, section.get("detector_path"), model_cache, tiny_root)
-    if tiny_root is not None:
-        path = ensure_tiny_controlnet(architecture, tiny_weights_seed, tiny_root)
-        return ControlNetFiles(path=path, detector=detector, tiny=True, **common)
+
+
+def resolve_controlnet(
+    section: Mapping[str, Any], model_cache: str | os.PathLike[str] | None
+) -> ControlNetFiles:
+    """The files story.controlnet names, checked to exist and to be safetensors / ONNX."""
+    common = control_settings(section)
+    detector = resolve_detector(common["type"], section.get("detector_path"), model_cache)
     if not section.get("path"):
         raise ModelFileError(
             "story.controlnet.path is not set; point it at a local ControlNet folder or "
@@ -123,39 +115,33 @@ def resolve_controlnet(
     return ControlNetFiles(path=path, detector=detector, **common)
 
 
-def _resolve_detector(
+def resolve_detector(
     kind: str,
     detector_path: str | None,
     model_cache: str | os.PathLike[str] | None,
-    tiny_root: Path | None,
 ) -> Path | None:
+    """The model that makes `kind`'s control map (story.controlnet.detector_path); canny: none."""
     if kind == "canny":
         return None  # OpenCV, no model
     what = "depth model folder" if kind == "depth" else "pose .onnx model"
-    if detector_path:
-        found = resolve_model_file(
-            detector_path, model_cache, f"{kind} detector (story.controlnet.detector_path)"
+    if not detector_path:
+        raise ModelFileError(
+            f"story.controlnet.type is {kind} but story.controlnet.detector_path is not set; "
+            f"point it at a local {what}; {FETCH_HINT}"
         )
-        if kind == "pose" and found.suffix.lower() != ".onnx":
-            raise ModelFileError(
-                f"{found}: the pose detector must be an .onnx file (an RTMPose SimCC export)"
-            )
-        if kind == "depth" and not found.is_dir():
-            raise ModelFileError(
-                f"{found}: the depth detector must be a transformers depth-estimation folder "
-                f"(config.json + .safetensors, e.g. depth-anything/Depth-Anything-V2-Small-hf)"
-            )
-        return found
-    if tiny_root is not None:
-        return (
-            ensure_tiny_depth_model(tiny_root)
-            if kind == "depth"
-            else ensure_tiny_pose_model(tiny_root)
-        )
-    raise ModelFileError(
-        f"story.controlnet.type is {kind} but story.controlnet.detector_path is not set; "
-        f"point it at a local {what}; {FETCH_HINT}"
+    found = resolve_model_file(
+        detector_path, model_cache, f"{kind} detector (story.controlnet.detector_path)"
     )
+    if kind == "pose" and found.suffix.lower() != ".onnx":
+        raise ModelFileError(
+            f"{found}: the pose detector must be an .onnx file (an RTMPose SimCC export)"
+        )
+    if kind == "depth" and not found.is_dir():
+        raise ModelFileError(
+            f"{found}: the depth detector must be a transformers depth-estimation folder "
+            f"(config.json + .safetensors, e.g. depth-anything/Depth-Anything-V2-Small-hf)"
+        )
+    return found
 
 
 def create_control_mapper(files: ControlNetFiles, device: torch.device) -> ControlMapper:

@@ -32,9 +32,6 @@ from charfolio.generation.pipelines import (
     resolve_model_path,
 )
 
-# Model loads in this process; a benchmark checks there is exactly one per job.
-LOAD_COUNT = 0
-
 DETAIL_ADAPTER = "detail"
 
 
@@ -53,7 +50,6 @@ class DiffusersBackend:
         *,
         name: str = "diffusers",
     ) -> None:
-        global LOAD_COUNT
         model = generation["model"]
         self.name = name
         self.architecture: str = model["architecture"]
@@ -72,7 +68,6 @@ class DiffusersBackend:
         self.steps = int(generation["steps"])
         self.guidance_scale = float(generation["guidance_scale"])
         self.pipe = load_pipeline(model, model_cache, torch_dtype, self.device)
-        LOAD_COUNT += 1
         self.scheduler_overrides = configure_scheduler(
             self.pipe, generation["sampler"], generation["sigmas"]
         )

@@ -23,11 +23,6 @@ from transformers import CLIPVisionModelWithProjection
 
 from charfolio.core.config import ModelFileError, check_safe_model_format, resolve_model_file
 from charfolio.core.paths import portable_path
-from charfolio.demo.tiny import (
-    TINY_IP_ADAPTER_SUBFOLDER,
-    TINY_IP_ADAPTER_WEIGHTS,
-    ensure_tiny_ip_adapter,
-)
 
 PARTS = ("image_proj", "ip_adapter")  # diffusers' key prefixes in a single-file IP-Adapter
 DEFAULT_SUBFOLDER = "models"
@@ -40,36 +35,27 @@ class IpAdapterFiles:
     weights: Path  # a .safetensors with image_proj.* and ip_adapter.* keys
     image_encoder: Path  # a CLIPVisionModelWithProjection folder (.safetensors)
     scale: float  # how strongly the reference steers; 0 = not at all
-    tiny: bool = False
+    built_by_source: bool = False  # made by the base-model source, not read from config paths
 
     def record(self) -> dict[str, Any]:
         return {
             "weights": portable_path(self.weights),
             "image_encoder": portable_path(self.image_encoder),
             "scale": self.scale,
-            "tiny": self.tiny,
+            "tiny": self.built_by_source,  # the record's key predates base-model sources
         }
 
 
-def resolve_ip_adapter(
-    section: Mapping[str, Any],
-    model_cache: str | os.PathLike[str] | None,
-    architecture: str = "sd15",
-    tiny_root: Path | None = None,
-    tiny_weights_seed: int = 0,
-) -> IpAdapterFiles:
-    """The files story.ip_adapter names, checked to exist and to be safetensors.
+def ip_adapter_scale(section: Mapping[str, Any]) -> float:
+    """How strongly story.ip_adapter's reference steers a render."""
+    return float(section.get("scale", 0.6))
 
-    With `tiny_root` (training.backend tiny) the configured paths are ignored and a tiny
-    IP-Adapter for the tiny `architecture` UNet is built there once.
-    """
-    scale = float(section.get("scale", 0.6))
-    if tiny_root is not None:
-        folder = ensure_tiny_ip_adapter(architecture, tiny_weights_seed, tiny_root)
-        models = folder / TINY_IP_ADAPTER_SUBFOLDER
-        return IpAdapterFiles(
-            models / TINY_IP_ADAPTER_WEIGHTS, models / "image_encoder", scale, tiny=True
-        )
+
+def resolve_ip_adapter(
+    section: Mapping[str, Any], model_cache: str | os.PathLike[str] | None
+) -> IpAdapterFiles:
+    """The files story.ip_adapter names, checked to exist and to be safetensors."""
+    scale = ip_adapter_scale(section)
     if not section.get("path"):
         raise ModelFileError(
             "story.ip_adapter.path is not set; point it at a local IP-Adapter folder "

@@ -38,7 +38,7 @@ _LAZY = {
     "TrainingJob": "charfolio.lora.session",
     "LoraTrainer": "charfolio.lora.train",
     "NonFiniteLossError": "charfolio.lora.train",
-    "ResumeError": "charfolio.lora.train",
+    "ResumeError": "charfolio.lora.resume",
 }
 
 __getattr__ = lazy_exports(__name__, _LAZY)
@@ -68,7 +68,7 @@ def train_lora(
     *,
     model_cache: str | os.PathLike[str] | None = None,
     backend: str = "diffusers",
-    tiny_weights_seed: int = 0,
+    backend_options: Mapping[str, Any] | None = None,
     device: str = "auto",
     log: Callable[[str], None] = print,
     user_presets: Mapping[str, Mapping[str, Any]] | None = None,
@@ -79,7 +79,8 @@ def train_lora(
     """Train a LoRA on the tier `manifest_dir` into `out_dir`; returns the run summary.
 
     `model_cfg` is `generation.model` (path, architecture, config_dir, vae); `backend` is
-    generation.backend (diffusers, or tiny for tests). A preset with `extends` is resolved
+    training.backend, the source of the model (charfolio.lora.base_model), and
+    `backend_options` its config section (training.<backend>). A preset with `extends` is resolved
     against `user_presets` and the built-in ones. Rerunning after a kill resumes from the
     last saved state; `stop_after_epoch` / `stop_after_step` end a run early, resumably.
     """
@@ -97,7 +98,7 @@ def train_lora(
         model_cfg=dict(model_cfg),
         model_cache=None if model_cache is None else str(model_cache),
         backend=backend,
-        tiny_weights_seed=tiny_weights_seed,
+        backend_options=dict(backend_options or {}),
         device=device,
         state_dir=None if state_dir is None else Path(state_dir),
         stop_after_epoch=stop_after_epoch,

@@ -1,8 +1,8 @@
 """The base model for LoRA training, loaded from the same model config as generation.
 
 `generation.model` (a diffusers folder or a single .safetensors file, SD1.5 or SDXL) goes
-through `load_pipeline`, so training and generation read a checkpoint the same way; the
-`tiny` backend builds its random-weight model into the cache first. The pipeline object is
+through `load_pipeline`, so training and generation read a checkpoint the same way (after
+the training.backend's source, charfolio.lora.base_model, resolves it). The pipeline object is
 kept: its components are the ones trained, and it renders the validation images.
 """
 
@@ -18,12 +18,10 @@ from diffusers import DDPMScheduler, DiffusionPipeline
 from peft import LoraConfig
 from peft.tuners.tuners_utils import BaseTunerLayer
 
-from charfolio.demo.tiny import DEFAULT_MODEL_CACHE, ensure_tiny_model
 from charfolio.generation.pipelines import ModelCache, load_pipeline, resolve_model_path
 from charfolio.lora.data import Example
 from charfolio.lora.presets import LoraPreset, PresetError
 
-BACKENDS = ("diffusers", "tiny")
 # Component names as diffusers' save_lora_weights / load_lora_weights spell them.
 TEXT_ENCODER_NAMES = ("text_encoder", "text_encoder_2")
 
@@ -80,24 +78,6 @@ class TrainingModel:
             if params:
                 out[name] = params
         return out
-
-
-def training_model_config(
-    model_cfg: Mapping[str, Any], backend: str, tiny_weights_seed: int, model_cache: ModelCache
-) -> dict[str, Any]:
-    """The model config to load: `model_cfg` itself, or the tiny model's folder in the cache."""
-    if backend not in BACKENDS:
-        raise ValueError(
-            f"LoRA training needs a diffusion model: backend {backend!r} is not one of "
-            f"{', '.join(BACKENDS)} (set generation.backend to diffusers, or tiny for tests)"
-        )
-    architecture = model_cfg.get("architecture", "sd15")
-    if backend == "diffusers":
-        return {"path": None, "config_dir": None, "vae": None, **model_cfg}
-    root = Path(model_cache) if model_cache is not None else DEFAULT_MODEL_CACHE
-    folder = ensure_tiny_model(architecture, tiny_weights_seed, root / "tiny")
-    return {"path": str(folder.resolve()), "architecture": architecture, "config_dir": None,
-            "vae": None}  # fmt: skip
 
 
 def load_training_model(

@@ -23,18 +23,15 @@ from diffusers import DiffusionPipeline
 from PIL import Image
 
 from charfolio.core.paths import portable_path
-from charfolio.demo.tiny import DEFAULT_MODEL_CACHE
 from charfolio.generation.control import (
     ControlMapper,
     ControlNetFiles,
     attach_controlnet,
     create_control_mapper,
-    resolve_controlnet,
 )
 from charfolio.generation.ip_adapter import (
     IpAdapterFiles,
     attach_ip_adapter,
-    resolve_ip_adapter,
 )
 from charfolio.generation.pipelines import (
     LoraSpec,
@@ -47,7 +44,7 @@ from charfolio.generation.pipelines import (
     resolve_model_path,
 )
 from charfolio.generation.samplers import INHERITED_RENDER_KEYS
-from charfolio.lora.model import training_model_config
+from charfolio.lora.base_model import BaseModelSource
 
 INHERITED_KEYS = INHERITED_RENDER_KEYS  # nulls in render take generation's value
 
@@ -274,8 +271,7 @@ class LoraRenderer:
 def open_renderer(
     *,
     model_cfg: Mapping[str, Any],
-    backend: str,
-    tiny_weights_seed: int,
+    base_model: BaseModelSource,
     model_cache: str | None,
     settings: RenderSettings,
     loras: Sequence[LoraSpec] = (),
@@ -283,27 +279,20 @@ def open_renderer(
     ip_adapter: Mapping[str, Any] | None = None,
     controlnet: Mapping[str, Any] | None = None,
 ) -> LoraRenderer:
-    """The model a LoRA was trained on (`backend` is config['training']['backend']).
+    """The model a LoRA was trained on: generation.model `model_cfg` as `base_model` (the
+    source training.backend names, charfolio.lora.base_model) resolves it.
 
     `ip_adapter` / `controlnet` are config['story']['ip_adapter'] / ['controlnet'] (null:
-    none). With backend tiny they are tiny random-weight models matching the tiny UNet,
-    built once into the model cache, so the real diffusers code path runs offline.
+    none); the same source resolves their files, so they fit the model it loads.
     """
-    resolved = training_model_config(model_cfg, backend, tiny_weights_seed, model_cache)
+    resolved = base_model.model_config(model_cfg, model_cache)
     architecture = resolved.get("architecture", "sd15")
-    tiny_root = None
-    if backend == "tiny":
-        tiny_root = (Path(model_cache) if model_cache is not None else DEFAULT_MODEL_CACHE) / "tiny"
     # Resolve every file before the (slow) model load, so a missing one fails at once.
     ip_files = (
-        None
-        if ip_adapter is None
-        else resolve_ip_adapter(ip_adapter, model_cache, architecture, tiny_root, tiny_weights_seed)
+        None if ip_adapter is None else base_model.ip_adapter(ip_adapter, architecture, model_cache)
     )
     control_files = (
-        None
-        if controlnet is None
-        else resolve_controlnet(controlnet, model_cache, architecture, tiny_root, tiny_weights_seed)
+        None if controlnet is None else base_model.controlnet(controlnet, architecture, model_cache)
     )
     device = resolve_device(settings.device)
     dtype = resolve_dtype(settings.dtype, device)
@@ -320,7 +309,7 @@ def open_renderer(
         settings,
         architecture=architecture,
         model_path=resolve_model_path(resolved, model_cache),
-        backend=backend,
+        backend=base_model.name,
         scheduler_overrides=overrides,
         ip_adapter=ip_files,
         controlnet=control_files,

@@ -20,6 +20,7 @@ from accelerate import Accelerator
 from accelerate.utils import set_seed
 
 from charfolio.generation.pipelines import resolve_device
+from charfolio.lora.base_model import BaseModelSource, create_base_model
 from charfolio.lora.data import (
     Bucket,
     TierData,
@@ -48,7 +49,6 @@ from charfolio.lora.model import (
     encode_prompts,
     load_training_model,
     prepare_for_training,
-    training_model_config,
 )
 from charfolio.lora.objective import derived_seed
 from charfolio.lora.presets import LoraPreset, Phase
@@ -69,8 +69,8 @@ class TrainingJob:
     preset_mapping: Mapping[str, Any]  # as given, recorded for reproduction
     model_cfg: Mapping[str, Any]  # generation.model
     model_cache: str | None
-    backend: str
-    tiny_weights_seed: int
+    backend: str  # training.backend: the base-model source
+    backend_options: Mapping[str, Any]  # training.<backend>, the source's own options
     device: str
     state_dir: Path | None = None  # default out_dir/state
     stop_after_epoch: int | None = None  # stop (resumably) once this many epochs are done
@@ -83,7 +83,8 @@ class TrainingSession:
     accelerator: Accelerator
     mixed_precision: str
     tier: TierData
-    model_config: dict[str, Any]  # what was loaded (the tiny backend's folder resolved)
+    base_model: BaseModelSource  # training.backend's source of the model
+    model_config: dict[str, Any]  # what was loaded, as the source resolved it
     model: TrainingModel
     resolution: int
     buckets: tuple[Bucket, ...]
@@ -143,9 +144,8 @@ def open_session(job: TrainingJob, log: Callable[[str], None]) -> TrainingSessio
     mixed_precision = resolve_mixed_precision(preset.mixed_precision, device)
     accelerator = build_accelerator(mixed_precision, device)
     tier = read_tier(job.tier_dir)
-    model_config = training_model_config(
-        job.model_cfg, job.backend, job.tiny_weights_seed, job.model_cache
-    )
+    base_model = create_base_model(job.backend, job.backend_options)
+    model_config = base_model.model_config(job.model_cfg, job.model_cache)
     model = load_training_model(model_config, job.model_cache, accelerator.device)
     resolution = preset.resolution or DEFAULT_RESOLUTION[model.architecture]
     _check_sizes(preset, resolution, model.pixel_multiple)
@@ -176,7 +176,7 @@ def open_session(job: TrainingJob, log: Callable[[str], None]) -> TrainingSessio
     ]
     return TrainingSession(
         job=job, accelerator=accelerator, mixed_precision=mixed_precision, tier=tier,
-        model_config=model_config, model=model, resolution=resolution, buckets=buckets,
+        base_model=base_model, model_config=model_config, model=model, resolution=resolution, buckets=buckets,
         train_items=train_items, val_items=val_items, trained_modules=prepared,
         unet_params=unet_params, text_encoder_params=text_encoder_params, optimizer=optimizer,
         prompt_cache=prompt_cache, fingerprint=fingerprint(preset, model_config, job.backend, tier),

@@ -20,7 +20,6 @@ from typing import Any
 import torch
 
 from charfolio.core.atomic import write_text_atomic
-from charfolio.core.paths import portable_model_config, portable_path
 from charfolio.core.progress import Progress, format_duration
 from charfolio.lora import history
 from charfolio.lora import training_state as checkpoints
@@ -30,7 +29,8 @@ from charfolio.lora.layout import OutputPaths
 from charfolio.lora.model import sdxl_time_ids
 from charfolio.lora.objective import derived_seed, draw_noise, per_sample_loss
 from charfolio.lora.presets import Phase
-from charfolio.lora.provenance import training_config
+from charfolio.lora.resume import named_lora, restore_state, save_state
+from charfolio.lora.run_record import format_loss, run_summary, run_training_config
 from charfolio.lora.session import Plan, TrainingJob, open_session
 from charfolio.lora.validation_loss import (
     CachedExample,
@@ -43,10 +43,6 @@ from charfolio.lora.validation_loss import (
 
 class NonFiniteLossError(RuntimeError):
     """The loss (or the gradients or weights) became NaN or inf; the last good state is kept."""
-
-
-class ResumeError(RuntimeError):
-    """The saved state does not fit the model it should continue."""
 
 
 @dataclass
@@ -98,37 +94,10 @@ class LoraTrainer:
     # --- state -----------------------------------------------------------------------------
 
     def _load_state(self) -> checkpoints.SavedState | None:
-        state = checkpoints.load_state(self.paths.state)
-        if state is None:
-            return None
-        if state.fingerprint != self.s.fingerprint:
-            # The preset, model or tier changed since that state was saved (Snakemake reruns
-            # the rule): it cannot be continued, so this is a new run.
-            self.log(
-                f"{self.paths.state} holds the state of another configuration (preset, model or "
-                f"tier data changed): training from scratch"
-            )
-            return None
-        flat = self._named_lora()
-        if set(flat) != set(state.lora):
-            raise ResumeError(
-                f"{self.paths.state}: its LoRA weights do not match this model's adapters; "
-                f"delete {self.paths.state} to start again"
-            )
-        with torch.no_grad():
-            for key, param in flat.items():
-                param.copy_(state.lora[key].to(param.device, param.dtype))
-        scaler = self.s.accelerator.scaler
-        if scaler is not None and state.extra.get("grad_scaler"):
-            scaler.load_state_dict(state.extra["grad_scaler"])
-        return state
-
-    def _named_lora(self) -> dict[str, torch.nn.Parameter]:
-        named = self.s.model.named_trainable()
-        return {f"{c}/{n}": p for c, params in named.items() for n, p in params.items()}
+        return restore_state(self.s, self.paths.state, self.log)
 
     def _save_state(self, position: checkpoints.Position, runtime: PhaseRuntime | None) -> None:
-        lora = self._named_lora()
+        lora = named_lora(self.s)
         bad = [name for name, p in lora.items() if not p.isfinite().all()]
         if bad:  # never replace the last good state with broken weights
             raise NonFiniteLossError(
@@ -137,19 +106,7 @@ class LoraTrainer:
                 f"kept. Try a lower learning_rate or mixed_precision: no (fp32)"
             )
         if self.is_main:
-            scaler = self.s.accelerator.scaler
-            checkpoints.save_state(
-                self.paths.state,
-                checkpoints.SavedState(
-                    position=position,
-                    fingerprint=self.s.fingerprint,
-                    lora=dict(lora),
-                    optimizer=self.s.optimizer.state_dict() if runtime else None,
-                    scheduler=runtime.scheduler.state_dict() if runtime else None,
-                    rng=checkpoints.capture_rng(),
-                    extra={"grad_scaler": scaler.state_dict() if scaler is not None else None},
-                ),
-            )
+            save_state(self.s, self.paths.state, position, lora, runtime and runtime.scheduler)
         self.s.accelerator.wait_for_everyone()
 
     # --- phases ----------------------------------------------------------------------------
@@ -317,7 +274,7 @@ class LoraTrainer:
             )  # fmt: skip
             self.epoch_log.append(
                 {"epoch": self.global_epoch, "phase": runtime.phase.name, "step": self.global_step,
-                 "train_loss": _fmt(train_loss), "val_loss": _fmt(val_loss),
+                 "train_loss": format_loss(train_loss), "val_loss": format_loss(val_loss),
                  "seconds": f"{seconds:.1f}"}
             )  # fmt: skip
             self._plot()
@@ -330,7 +287,7 @@ class LoraTrainer:
             self._save_state(self._position(runtime, epoch + 1, 0), runtime)
         self.log(
             f"epoch {self.global_epoch}/{self.preset.total_epochs} ({runtime.phase.name}): "
-            f"train loss {_fmt(train_loss)}, val loss {_fmt(val_loss)}, {format_duration(seconds)}"
+            f"train loss {format_loss(train_loss)}, val loss {format_loss(val_loss)}, {format_duration(seconds)}"
         )
 
     def _validation_loss(self) -> float | None:
@@ -376,40 +333,13 @@ class LoraTrainer:
         if self.is_main:
             self.epoch_log.append(
                 {"epoch": 0, "phase": self.preset.phases[0].name, "step": 0, "train_loss": "",
-                 "val_loss": _fmt(val_loss), "seconds": "0"}
+                 "val_loss": format_loss(val_loss), "seconds": "0"}
             )  # fmt: skip
         if val_loss is None:
             self.log("the tier has no val images: no validation loss (set curation.val_fraction)")
 
     def _config(self) -> dict[str, Any]:
-        job, preset, s = self.job, self.preset, self.s
-        buckets: dict[str, int] = {}
-        for item in s.train_items:
-            key = "{}x{}".format(*item.example.bucket)
-            buckets[key] = buckets.get(key, 0) + 1
-        processes = s.accelerator.num_processes
-        return training_config(
-            preset=preset,
-            preset_mapping=job.preset_mapping,
-            model={"backend": job.backend, "config": dict(job.model_cfg),
-                   "loaded": portable_model_config(s.model_config),
-                   "path": portable_path(s.model.model_path),
-                   "architecture": s.model.architecture, "model_cache": job.model_cache},
-            data={"tier_dir": portable_path(job.tier_dir), "manifest_sha256": s.tier.manifest_sha256,
-                  "content_sha256": s.tier.content_sha256, "train": len(s.train_items),
-                  "val": len(s.val_items), "columns": list(s.tier.columns),
-                  "train_buckets": dict(sorted(buckets.items()))},
-            derived={"resolution": s.resolution, "mixed_precision": s.mixed_precision,
-                     "device": str(s.device), "num_processes": processes,
-                     "effective_batch_size":
-                         preset.batch_size * preset.gradient_accumulation_steps * processes,
-                     "total_epochs": preset.total_epochs, "total_steps": s.total_steps,
-                     "prediction_type": s.model.noise_scheduler.config.prediction_type},
-            seeds={"seed": preset.seed, "validation_noise_seed": preset.validation.noise_seed,
-                   "sample_seeds": list(preset.validation.seeds),
-                   "tiny_weights_seed": job.tiny_weights_seed if job.backend == "tiny" else None},
-            fingerprint=s.fingerprint,
-        )  # fmt: skip
+        return run_training_config(self.job, self.s)
 
     def _finish(self, resumed: bool) -> dict[str, Any]:
         s = self.s
@@ -439,32 +369,10 @@ class LoraTrainer:
         return summary
 
     def _summary(self, complete: bool, resumed: bool) -> dict[str, Any]:
-        epochs = self.epoch_log.rows()
-        rate = self.steps_this_run / self.training_seconds if self.training_seconds else None
-        return {
-            "complete": complete,
-            "preset": self.preset.name,
-            "out_dir": portable_path(self.paths.root),
-            "lora_diffusers": portable_path(self.paths.lora_diffusers) if complete else None,
-            "lora_kohya": portable_path(self.paths.lora_kohya) if complete else None,
-            "checkpoints": [portable_path(p) for p in self.paths.checkpoints_written()],
-            "epochs": self.global_epoch,
-            "global_steps": self.global_step,
-            "resumed": resumed,
-            "val_loss": {r["epoch"]: _float(r["val_loss"]) for r in epochs},
-            "train_loss": {r["epoch"]: _float(r["train_loss"]) for r in epochs if r["train_loss"]},
-            "worst_images": [r["file"] for r in self.worst],
-            "seconds": round(time.perf_counter() - self.started, 3),
-            "seconds_to_first_step": (
-                None if self.first_step_at is None else round(self.first_step_at, 3)
-            ),
-            "steps_per_second": None if rate is None else round(rate, 4),
-        }
-
-
-def _fmt(value: float | None) -> str:
-    return "" if value is None else f"{value:.6g}"
-
-
-def _float(text: str | None) -> float | None:
-    return float(text) if text else None
+        return run_summary(
+            self.paths, self.preset.name, self.epoch_log.rows(),
+            complete=complete, resumed=resumed, epochs=self.global_epoch,
+            global_steps=self.global_step, worst=self.worst,
+            seconds=time.perf_counter() - self.started, first_step_at=self.first_step_at,
+            steps=self.steps_this_run, training_seconds=self.training_seconds,
+        )  # fmt: skip

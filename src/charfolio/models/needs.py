@@ -18,6 +18,7 @@ from enum import Enum
 from typing import Any
 
 from charfolio.embed.open_clip_weights import is_checkpoint_path
+from charfolio.lora.base_model import builds_adapters
 
 
 class Kind(Enum):
@@ -83,8 +84,8 @@ def config_entries(config: Mapping[str, Any]) -> list[ModelEntry]:
             is_package = bool(path) and path.startswith("package:")
             add("story.splitter.llama_cpp.model_path", path,
                 Kind.PACKAGE if is_package else Kind.GGUF)  # fmt: skip
-        if config["training"]["backend"] == "tiny":
-            return  # tiny IP-Adapter / ControlNet models are built, not fetched
+        if builds_adapters(config["training"]["backend"]):
+            return  # the base-model source builds its IP-Adapter / ControlNet: nothing to fetch
         if story.get("ip_adapter"):
             ip = story["ip_adapter"]
             add("story.ip_adapter.path", ip["path"], Kind.FOLDER)

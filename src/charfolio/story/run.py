@@ -20,7 +20,7 @@ from charfolio.core.paths import portable_path
 from charfolio.embed.text_image import create_text_image_scorer
 from charfolio.faces import create_face_detector
 from charfolio.generation.pipelines import LoraSpec
-from charfolio.lora.model import training_model_config
+from charfolio.lora.base_model import create_base_model
 from charfolio.lora.registry import LoraRegistry
 from charfolio.lora.render import RenderSettings, open_renderer
 from charfolio.story.board_scores import evaluate_storyboard
@@ -77,7 +77,7 @@ def run_storyboard(
     character: Mapping[str, Any],
     prompt_adherence: Mapping[str, Any],
     backend: str,
-    tiny_weights_seed: int,
+    backend_options: Mapping[str, Any] | None,
     model_cache: str | None,
     lora_file: str | os.PathLike[str] | None = None,
     results_dir: str | os.PathLike[str],
@@ -86,19 +86,20 @@ def run_storyboard(
     """Render one storyboard.
 
     `settings` is settings.storyboard_params(config, mode); `character` is {name, token,
-    class_word, negative_prompt}; `lora_file` is the character's trained LoRA (baseline mode
-    renders without one), one of those trained under `results_dir` (the results folder).
+    class_word, negative_prompt}; `backend` / `backend_options` are training.backend and its
+    section (training.<backend>): the source of the model the LoRA was trained on;
+    `lora_file` is the character's trained LoRA (baseline mode renders without one), one of
+    those trained under `results_dir` (the results folder).
     """
     mode, render, generation = settings["mode"], settings["render"], settings["generation"]
+    base_model = create_base_model(backend, backend_options)
     specs: list[LoraSpec] = []
     record: list[dict[str, Any]] = []
     extra_words: list[str] = []
     if mode != "baseline":
         if lora_file is None:
             raise ValueError(f"{mode} mode renders with the character's LoRA; none was given")
-        resolved = training_model_config(
-            generation["model"], backend, tiny_weights_seed, model_cache
-        )
+        resolved = base_model.model_config(generation["model"], model_cache)
         specs, record, extra_words = storyboard_loras(
             lora_file,
             results_dir,
@@ -123,8 +124,7 @@ def run_storyboard(
     )
     renderer = open_renderer(
         model_cfg=generation["model"],
-        backend=backend,
-        tiny_weights_seed=tiny_weights_seed,
+        base_model=base_model,
         model_cache=model_cache,
         settings=render_settings,
         loras=specs,

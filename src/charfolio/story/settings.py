@@ -13,6 +13,7 @@ from typing import Any
 from charfolio.core.config import ConfigError
 from charfolio.core.layout import Results
 from charfolio.generation.samplers import INHERITED_RENDER_KEYS as INHERITED_KEYS
+from charfolio.lora.base_model import builds_adapters
 
 GUIDED = "reference_guided"
 RENDER_KEYS = (*INHERITED_KEYS, "negative_prompt", "dtype", "device")
@@ -35,9 +36,9 @@ def check_story_config(config: Mapping[str, Any]) -> None:
             f"story.splitter.min_frames ({splitter['min_frames']}) is above max_frames "
             f"({splitter['max_frames']}); make min_frames <= max_frames"
         )
-    # training.backend tiny builds a tiny IP-Adapter when none is configured
-    tiny = config["training"]["backend"] == "tiny"
-    if GUIDED in built_modes(story) and story["ip_adapter"] is None and not tiny:
+    # a base-model source that builds its own IP-Adapter needs none configured
+    built = builds_adapters(config["training"]["backend"])
+    if GUIDED in built_modes(story) and story["ip_adapter"] is None and not built:
         where = "story.mode" if story["mode"] == GUIDED else "story.ablation.modes"
         raise ConfigError(
             f"{where} includes reference_guided, which needs an IP-Adapter, but "
@@ -75,13 +76,14 @@ def lora_choice(config: Mapping[str, Any]) -> tuple[str, int]:
 def ip_adapter_for(mode: str, story: Mapping[str, Any], backend: str) -> dict[str, Any] | None:
     """The IP-Adapter section a mode renders with: reference_guided only.
 
-    With training.backend tiny an unset section means a tiny IP-Adapter ({}), so the demo
-    and tests run reference_guided on the real diffusers code path without model files.
+    When training.backend's source builds its own IP-Adapter (the demo's tiny one), an unset
+    section means that one ({}), so reference_guided runs on the real diffusers code path
+    without model files.
     """
     if mode != GUIDED:
         return None
     if story["ip_adapter"] is None:
-        return {} if backend == "tiny" else None
+        return {} if builds_adapters(backend) else None
     return dict(story["ip_adapter"])
 
 
