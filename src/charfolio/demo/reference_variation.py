@@ -34,6 +34,7 @@ from charfolio.demo.variation_recipe import (
     PATCH_CIRCLE,
     PROMPT_FRAMING_WEIGHT,
     PROMPT_FRAMINGS,
+    RECIPE_ID,
     RECIPE_VERSION,
     REFERENCE_NAME,
     ZOOM,
@@ -96,7 +97,7 @@ class ReferenceVariationBackend:
             "backgrounds": list(BACKGROUNDS),
             # An image is regenerated from its row's request fields with these settings.
             # recipe_for is re-exported here: the recorded name stays stable across splits.
-            "recipe": f"{__name__}.recipe_for",
+            "recipe": RECIPE_ID,
             "request_fields": ["generator_seed", "prompt", "category", "width", "height"],
             "rng": "numpy default_rng([generator_seed mod 2**64, "
             "*sha256(prompt + NUL + category)[:16] as 4 little-endian uint32])",

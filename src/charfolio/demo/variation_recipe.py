@@ -19,6 +19,9 @@ from charfolio.generation.backends import RenderRequest
 
 # Bump when a change alters any rendered pixel for the same request (draw order included).
 RECIPE_VERSION = 2  # 2: prompts that name a framing get it (PROMPT_FRAMINGS)
+# The recipe's identity in every image row's settings: a name, not an import path. It stays
+# as first recorded so moving the code changes no catalog (rows made before name it too).
+RECIPE_ID = "charfolio.generation.reference_variation.recipe_for"
 REFERENCE_NAME = "skimage.data.astronaut"
 REFERENCE_SIZE = 512
 
