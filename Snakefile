@@ -21,6 +21,7 @@ configfile: "config/config.yaml"
 
 
 include: "rules/common.smk"
+include: "rules/targets.smk"
 include: "rules/scenarios.smk"
 include: "rules/generation.smk"
 include: "rules/faces.smk"
