@@ -20,7 +20,7 @@ from charfolio.catalog.audit import (
     run_query,
     run_sql,
 )
-from charfolio.catalog.build import build_duckdb
+from charfolio.catalog.database import build_duckdb
 
 from .catalog_data import build_results
 

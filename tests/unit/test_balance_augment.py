@@ -10,12 +10,9 @@ from pathlib import Path
 import pytest
 
 from charfolio.balance.analyze import analyze_balance
-from charfolio.balance.augment import (
-    CropPlan,
-    augment_tier,
-    plan_crop,
-    reframe_caption,
-)
+from charfolio.balance.augment import augment_tier
+from charfolio.balance.caption_framing import reframe_caption
+from charfolio.balance.crops import CropPlan, plan_crop
 from charfolio.balance.shots import CLOSE_UP, FULL_BODY, MEDIUM, WIDE, shot_type
 from charfolio.balance.targets import DOCUMENT_TARGETS, distance
 from charfolio.core import tables

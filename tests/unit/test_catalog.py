@@ -11,7 +11,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from charfolio.catalog import build as catalog
-from charfolio.catalog.build import build_catalog, build_duckdb
+from charfolio.catalog import database
+from charfolio.catalog.build import build_catalog
+from charfolio.catalog.database import build_duckdb
 from charfolio.core import tables
 from charfolio.curate.selection import STAGES
 
@@ -104,7 +106,7 @@ def test_every_column_is_documented() -> None:
 
 
 def test_funnel_steps_follow_the_selection_stages() -> None:
-    assert [stage for _, _, stage in catalog.FUNNEL_STEPS[1:]] == list(STAGES)
+    assert [stage for _, _, stage in database.FUNNEL_STEPS[1:]] == list(STAGES)
 
 
 def test_missing_file_is_recorded(tmp_path: Path) -> None:

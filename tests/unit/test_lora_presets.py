@@ -20,9 +20,9 @@ from charfolio.lora.data import (
     sampling_probabilities,
 )
 from charfolio.lora.export import KohyaExportError, kohya_state_dict, sgm_module_name
+from charfolio.lora.preset_fields import TARGET_MODULE_SETS
 from charfolio.lora.presets import (
     BUILTIN_PRESETS,
-    TARGET_MODULE_SETS,
     DataMix,
     PresetError,
     resolve_preset,

@@ -17,8 +17,8 @@ from charfolio.scenarios import (
     make_scenarios,
     validate_scenario,
 )
-from charfolio.scenarios.grammar import VOCABULARY
 from charfolio.scenarios.validation import interleave, keyword_hits, normalise
+from charfolio.scenarios.vocabulary import VOCABULARY
 
 CHARACTER = CharacterPrompt(
     name="gentle_freckled",

@@ -1,6 +1,6 @@
-"""Adapter: rule build_duckdb -> charfolio.catalog.build.build_duckdb."""
+"""Adapter: rule build_duckdb -> charfolio.catalog.database.build_duckdb."""
 
-from charfolio.catalog.build import build_duckdb
+from charfolio.catalog.database import build_duckdb
 from charfolio.core.joblog import job_log
 
 with job_log(snakemake.log[0]) as log:

@@ -2,7 +2,9 @@
 the recommended ranges, and crops that close the gaps."""
 
 from charfolio.balance.analyze import BalanceRules, analyze_balance, balance_report, measure
-from charfolio.balance.augment import augment_tier, plan_crop, reframe_caption
+from charfolio.balance.augment import augment_tier
+from charfolio.balance.caption_framing import reframe_caption
+from charfolio.balance.crops import plan_crop
 from charfolio.balance.flags import FlagRules
 from charfolio.balance.shots import SHOT_TYPES, ShotRules, shot_type
 from charfolio.balance.targets import DOCUMENT_TARGETS, Gap, Range, Targets

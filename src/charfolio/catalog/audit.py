@@ -2,8 +2,8 @@
 
 The database is opened read-only with external access off and the configuration locked, so
 no query can write to it, read or write other files, load extensions or undo those settings.
-Canned queries read the views `charfolio.catalog.build.build_duckdb` makes; their view and column
-names come from the `QUERIES` allow-list and the character filter is a bound parameter.
+Canned queries read the views `charfolio.catalog.database.build_duckdb` makes; their view and
+column names come from the `QUERIES` allow-list and the character filter is a bound parameter.
 File existence (`missing`) is checked here in Python, because DuckDB may not touch files.
 """
 

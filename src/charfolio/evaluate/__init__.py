@@ -1,15 +1,18 @@
 """The checkpoint report: every checkpoint of every trained LoRA on a standard prompt suite.
 
-suite.py        the prompt suite by category (deterministic, trigger token first)
-checkpoints.py  a LoRA's epoch checkpoints and final weights, from its summary.json
-references.py   the trained tier's reference face descriptors
-scoring.py      identity, prompt adherence and quality of one rendered image
-run.py          render + score one LoRA's checkpoints (the GPU job)
-ranking.py      per-category aggregates and the ranking of checkpoints
-report.py       checkpoint_report.html, .json and .parquet
+suite.py              the prompt suite by category (deterministic, trigger token first)
+checkpoints.py        a LoRA's epoch checkpoints and final weights, from its summary.json
+references.py         the trained tier's reference face descriptors
+scoring.py            identity, prompt adherence and quality of one rendered image
+run.py                render + score one LoRA's checkpoints (the GPU job)
+ranking.py            per-category aggregates and the ranking of checkpoints
+checkpoint_runs.py    a LoRA's scores.parquet and run.json, as the report reads them
+checkpoint_page.py    the report's HTML page
+checkpoint_report.py  checkpoint_report.html, .json and .parquet
 """
 
-from charfolio.evaluate.checkpoint_report import SECTIONS, write_checkpoint_report
+from charfolio.evaluate.checkpoint_page import SECTIONS
+from charfolio.evaluate.checkpoint_report import write_checkpoint_report
 from charfolio.evaluate.checkpoints import LoraCheckpoint, list_checkpoints
 from charfolio.evaluate.ranking import (
     DEFAULT_RANKING_WEIGHTS,

