@@ -33,7 +33,7 @@ from charfolio.refine.rounds import (
     start_refinement,
 )
 from charfolio.scenarios.grammar import template_lines
-from charfolio.scenarios.lexicon import CATEGORIES
+from charfolio.scenarios.lexicon import SCENARIO_CATEGORIES
 
 from .balance_support import faces_row, figure, save, write_faces
 
@@ -72,7 +72,9 @@ def test_fill_plan_refuses_minimums_no_size_meets() -> None:
 
 def test_only_framing_words_change_the_demo_backends_framing() -> None:
     # The main images' scenarios and modifiers name no framing: their images are unchanged.
-    texts = [line for c in CATEGORIES for line in itertools.islice(template_lines(c, 0), 500)]
+    texts = [
+        line for c in SCENARIO_CATEGORIES for line in itertools.islice(template_lines(c, 0), 500)
+    ]
     texts += default_multi_batch_modifiers()
     assert [t for t in texts if prompt_framing(t)] == []
     assert prompt_framing("a, full body shot, walking") == "full_figure"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from charfolio.core.config import ConfigError, load_character, validate
-from charfolio.evaluate import CATEGORIES, build_suite, make_suite, read_suite, write_suite
+from charfolio.evaluate import SUITE_CATEGORIES, build_suite, make_suite, read_suite, write_suite
 from charfolio.evaluate.suite import FRAMING, LIGHTS, SCENES, max_prompts_per_category
 
 REPO = Path(__file__).resolve().parents[2]
@@ -23,8 +23,8 @@ def test_same_settings_give_the_same_suite_and_another_seed_another() -> None:
 
 def test_category_counts_ids_and_seeds() -> None:
     suite = build_suite("nova", "woman", per_category=10)
-    assert Counter(p.category for p in suite) == dict.fromkeys(CATEGORIES, 10)
-    assert [p.category for p in suite[::10]] == list(CATEGORIES)  # config order, grouped
+    assert Counter(p.category for p in suite) == dict.fromkeys(SUITE_CATEGORIES, 10)
+    assert [p.category for p in suite[::10]] == list(SUITE_CATEGORIES)  # config order, grouped
     assert len({p.prompt_id for p in suite}) == len(suite) == 50
     assert suite[0].prompt_id == "close_up_01" and suite[-1].prompt_id == "complex_background_10"
     assert len({p.seed for p in suite}) == 50
@@ -38,7 +38,7 @@ def test_prompts_lead_with_token_and_vary_the_scene() -> None:
         assert p.prompt.startswith(f"nova woman, {FRAMING[p.category]}, ")
         assert p.description == "a woman" + p.prompt.removeprefix("nova woman")
         assert "nova" not in p.description
-    for category in CATEGORIES:
+    for category in SUITE_CATEGORIES:
         scenes = [p.prompt.split(", ")[-2] for p in suite if p.category == category]
         assert len(set(scenes)) == 10  # 12 scenes: none repeats in 10 prompts
         assert {p.prompt.split(", ")[-1] for p in suite if p.category == category} <= set(LIGHTS)

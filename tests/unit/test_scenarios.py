@@ -10,7 +10,7 @@ import pytest
 from charfolio.core import tables
 from charfolio.core.config import CharacterPrompt, ConfigError, ModelFileError, validate
 from charfolio.scenarios import (
-    CATEGORIES,
+    SCENARIO_CATEGORIES,
     ScenarioGenerationError,
     apportion,
     categorize,
@@ -157,12 +157,12 @@ def test_apportionment_largest_remainder():
     assert apportion(60, default) == {
         "professional": 12, "casual": 12, "action": 9, "artistic": 9, "athletic": 9, "other": 9,
     }  # fmt: skip
-    assert apportion(12, default) == dict.fromkeys(CATEGORIES, 2)
+    assert apportion(12, default) == dict.fromkeys(SCENARIO_CATEGORIES, 2)
     for count in (1, 7, 10, 61, 150, 300):
         quotas = apportion(count, default)
         assert sum(quotas.values()) == count
-        assert all(abs(quotas[c] - count * default[c]) < 1 for c in CATEGORIES)
-    assert apportion(5, {"casual": 1}) == {**dict.fromkeys(CATEGORIES, 0), "casual": 5}
+        assert all(abs(quotas[c] - count * default[c]) < 1 for c in SCENARIO_CATEGORIES)
+    assert apportion(5, {"casual": 1}) == {**dict.fromkeys(SCENARIO_CATEGORIES, 0), "casual": 5}
     with pytest.raises(ValueError, match="at least one weight"):
         apportion(5, {"casual": 0})
 

@@ -1,6 +1,6 @@
 """CLIP text-image agreement on [0, 1]: does this image show what this text says?
 
-The score is `identity.prompt_adherence`, (cosine + 1) / 2 of the image and text embeddings
+The score is `metrics.prompt_adherence`, (cosine + 1) / 2 of the image and text embeddings
 of one open_clip model; storyboards retry frames below a threshold (0.70 by default) and the
 checkpoint report averages it per prompt category. Settings are the `prompt_adherence`
 section of the config: an open_clip model name and `pretrained` (tag, local .safetensors, or

@@ -30,8 +30,8 @@ from charfolio.evaluate.run import (
 )
 from charfolio.evaluate.scoring import CHECKPOINT_SCORES, ImageScore, ImageScorer, read_scores
 from charfolio.evaluate.suite import (
-    CATEGORIES,
     SUITE,
+    SUITE_CATEGORIES,
     SuitePrompt,
     build_suite,
     make_suite,
@@ -40,12 +40,12 @@ from charfolio.evaluate.suite import (
 )
 
 __all__ = [
-    "CATEGORIES",
     "CHECKPOINT_SCORES",
     "DEFAULT_RANKING_WEIGHTS",
     "RANKING_METRICS",
     "SECTIONS",
     "SUITE",
+    "SUITE_CATEGORIES",
     "CheckpointRenderer",
     "ImageScore",
     "ImageScorer",

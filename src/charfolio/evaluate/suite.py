@@ -11,7 +11,7 @@ Prompts are deterministic: a category's scenes and lights are shuffled by a
 `random.Random` seeded with "{seed}:{category}" (string seeds are hashed with SHA-512, so
 this does not depend on PYTHONHASHSEED), and the first n (scene, light) pairs are taken so
 no scene repeats before every scene is used and no pair repeats at all. The image seed of
-prompt i of a category is `seed + 1000 * position of the category in CATEGORIES + i`, so a
+prompt i of a category is `seed + 1000 * position of the category in SUITE_CATEGORIES + i`, so a
 prompt keeps its text and seed when other categories are added or removed.
 
 `description` is the prompt without the trigger token ("a woman, full body shot, ..."):
@@ -30,7 +30,7 @@ import pyarrow as pa
 
 from charfolio.core import tables
 
-CATEGORIES = ("close_up", "medium", "full_body", "multi_character", "complex_background")
+SUITE_CATEGORIES = ("close_up", "medium", "full_body", "multi_character", "complex_background")
 SEEDS_PER_CATEGORY = 1000  # seed block of a category; prompts_per_category stays below it
 
 FRAMING: dict[str, str] = {
@@ -153,10 +153,10 @@ def max_prompts_per_category(category: str) -> int:
 
 
 def _check(categories: Sequence[str], per_category: int, seed: int) -> None:
-    unknown = [c for c in categories if c not in CATEGORIES]
+    unknown = [c for c in categories if c not in SUITE_CATEGORIES]
     if unknown:
         raise ValueError(
-            f"evaluation.categories: unknown {unknown}; use some of {', '.join(CATEGORIES)}"
+            f"evaluation.categories: unknown {unknown}; use some of {', '.join(SUITE_CATEGORIES)}"
         )
     if len(set(categories)) != len(categories):
         raise ValueError(f"evaluation.categories lists a category twice: {list(categories)}")
@@ -180,7 +180,7 @@ def category_prompts(
     lights = list(LIGHTS)
     rng.shuffle(scenes)
     rng.shuffle(lights)
-    base_seed = seed + SEEDS_PER_CATEGORY * CATEGORIES.index(category)
+    base_seed = seed + SEEDS_PER_CATEGORY * SUITE_CATEGORIES.index(category)
     prompts = []
     for i in range(per_category):
         # Scene i mod S with light (i + i // S) mod L: pairs are distinct for i < S * L.
@@ -203,7 +203,7 @@ def category_prompts(
 def build_suite(
     token: str,
     class_word: str,
-    categories: Sequence[str] = CATEGORIES,
+    categories: Sequence[str] = SUITE_CATEGORIES,
     per_category: int = 10,
     seed: int = 9000,
 ) -> list[SuitePrompt]:
@@ -229,7 +229,7 @@ def make_suite(
     suite = build_suite(
         token,
         class_word,
-        evaluation.get("categories", CATEGORIES),
+        evaluation.get("categories", SUITE_CATEGORIES),
         evaluation.get("prompts_per_category", 10),
         evaluation.get("seed", 9000),
     )

@@ -17,7 +17,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-MODES = ("original", "scenario", "multi_batch")
+IMAGE_MODES = ("original", "scenario", "multi_batch")
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ import pyarrow as pa
 from charfolio.core import tables
 from charfolio.core.config import CharacterPrompt, ConfigError
 from charfolio.scenarios.collector import Collector, ScenarioGenerationError
-from charfolio.scenarios.lexicon import CATEGORIES
+from charfolio.scenarios.lexicon import SCENARIO_CATEGORIES
 from charfolio.scenarios.validation import (
     MAX_WORDS,
     REJECT_REASONS,
@@ -28,8 +28,8 @@ from charfolio.scenarios.validation import (
 )
 
 __all__ = [
-    "CATEGORIES",
     "REJECT_REASONS",
+    "SCENARIO_CATEGORIES",
     "ScenarioGenerationError",
     "apportion",
     "categorize",
@@ -93,7 +93,7 @@ def make_scenarios(
         raise ConfigError(str(err)) from err
     log(
         f"scenarios: {count} for {character.name} from backend {scenarios_cfg['backend']}, "
-        f"quotas " + ", ".join(f"{c} {quotas[c]}" for c in CATEGORIES)
+        f"quotas " + ", ".join(f"{c} {quotas[c]}" for c in SCENARIO_CATEGORIES)
     )
     backend = create_scenario_backend(scenarios_cfg, model_cache)
     collector = Collector(quotas, min_words)

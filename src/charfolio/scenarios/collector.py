@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from charfolio.scenarios.lexicon import CATEGORIES
+from charfolio.scenarios.lexicon import SCENARIO_CATEGORIES
 from charfolio.scenarios.validation import categorize, interleave, normalise, validate_scenario
 
 
@@ -31,10 +31,10 @@ class Collector:
     """Accepts valid lines into their category (by `categorize`) while its quota is open."""
 
     def __init__(self, quotas: Mapping[str, int], min_words: int) -> None:
-        self.quotas = {c: quotas.get(c, 0) for c in CATEGORIES}
+        self.quotas = {c: quotas.get(c, 0) for c in SCENARIO_CATEGORIES}
         self.min_words = min_words
         self.seen: set[str] = set()
-        self.accepted: dict[str, list[str]] = {c: [] for c in CATEGORIES}
+        self.accepted: dict[str, list[str]] = {c: [] for c in SCENARIO_CATEGORIES}
         self.candidates: list[Candidate] = []
 
     def offer(self, text: str, attempt: int, reason: str | None = None) -> Candidate:
@@ -53,13 +53,14 @@ class Collector:
         return candidate
 
     def remaining(self) -> dict[str, int]:
-        return {c: self.quotas[c] - len(self.accepted[c]) for c in CATEGORIES}
+        return {c: self.quotas[c] - len(self.accepted[c]) for c in SCENARIO_CATEGORIES}
 
     def open_categories(self) -> list[str]:
         """Open categories, the least filled (relative to its quota) first."""
-        open_ = [c for c in CATEGORIES if self.remaining()[c] > 0]
+        open_ = [c for c in SCENARIO_CATEGORIES if self.remaining()[c] > 0]
         return sorted(
-            open_, key=lambda c: (len(self.accepted[c]) / self.quotas[c], CATEGORIES.index(c))
+            open_,
+            key=lambda c: (len(self.accepted[c]) / self.quotas[c], SCENARIO_CATEGORIES.index(c)),
         )
 
     @property
@@ -70,7 +71,9 @@ class Collector:
         return Counter(c.reason for c in self.candidates if c.reason is not None)
 
     def progress(self) -> str:
-        return ", ".join(f"{c} {len(self.accepted[c])}/{self.quotas[c]}" for c in CATEGORIES)
+        return ", ".join(
+            f"{c} {len(self.accepted[c])}/{self.quotas[c]}" for c in SCENARIO_CATEGORIES
+        )
 
     def rows(self, backend: str, model: str) -> list[dict[str, Any]]:
         """Table rows: accepted lines in interleaved order (index 0..n-1), then rejections."""

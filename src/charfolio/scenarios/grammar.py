@@ -13,7 +13,7 @@ from typing import Any
 
 from charfolio.core.config import CharacterPrompt
 from charfolio.scenarios.collector import Collector, ScenarioGenerationError
-from charfolio.scenarios.lexicon import CATEGORIES
+from charfolio.scenarios.lexicon import SCENARIO_CATEGORIES
 from charfolio.scenarios.validation import count_words
 from charfolio.scenarios.vocabulary import VOCABULARY
 
@@ -72,7 +72,7 @@ def template_lines(category: str, seed: int, min_words: int = 8) -> Iterator[str
 
 
 class TemplateBackend:
-    """Fills each category's quota from its own grammar stream, in CATEGORIES order."""
+    """Fills each category's quota from its own grammar stream, in SCENARIO_CATEGORIES order."""
 
     name = "template"
     model = MODEL_NAME
@@ -83,7 +83,7 @@ class TemplateBackend:
     def fill(
         self, collector: Collector, character: CharacterPrompt, log: Callable[[str], None]
     ) -> None:
-        for category in CATEGORIES:
+        for category in SCENARIO_CATEGORIES:
             lines = template_lines(category, self.seed, collector.min_words)
             while collector.remaining()[category] > 0:
                 line = next(lines, None)

@@ -10,7 +10,7 @@ category on purpose: they describe the shot, not what the character is doing.
 
 from __future__ import annotations
 
-CATEGORIES = ("professional", "casual", "action", "artistic", "athletic", "other")
+SCENARIO_CATEGORIES = ("professional", "casual", "action", "artistic", "athletic", "other")
 
 
 def _entries(text: str) -> tuple[str, ...]:

@@ -32,7 +32,7 @@ from collections.abc import Mapping
 from fractions import Fraction
 from functools import cache
 
-from charfolio.scenarios.lexicon import CATEGORIES, LEXICON
+from charfolio.scenarios.lexicon import LEXICON, SCENARIO_CATEGORIES
 
 MAX_WORDS = 40
 
@@ -160,7 +160,7 @@ def categorize(text: str) -> str:
     """The category with the most keyword hits; "other" when nothing matches.
 
     Ties go to the category whose first hit comes earliest (the role noun leads a
-    scenario, so it decides), then to the order of CATEGORIES.
+    scenario, so it decides), then to the order of SCENARIO_CATEGORIES.
     """
     counts: dict[str, int] = {}
     first: dict[str, int] = {}
@@ -169,20 +169,22 @@ def categorize(text: str) -> str:
         first.setdefault(category, i)
     if not counts:
         return "other"
-    return min(counts, key=lambda c: (-counts[c], first[c], CATEGORIES.index(c)))
+    return min(counts, key=lambda c: (-counts[c], first[c], SCENARIO_CATEGORIES.index(c)))
 
 
 def apportion(count: int, mix: Mapping[str, float]) -> dict[str, int]:
     """Split `count` by the weights in `mix` with the largest-remainder method.
 
-    Every category of CATEGORIES gets a quota (0 when missing from `mix`); the quotas sum
+    Every category of SCENARIO_CATEGORIES gets a quota (0 when missing from `mix`); the quotas sum
     to `count`. Weights are read as decimals (0.15 is exactly 3/20), so 60 with the
-    default mix is exactly 12/12/9/9/9/9; equal remainders go in CATEGORIES order.
+    default mix is exactly 12/12/9/9/9/9; equal remainders go in SCENARIO_CATEGORIES order.
     """
-    unknown = set(mix) - set(CATEGORIES)
+    unknown = set(mix) - set(SCENARIO_CATEGORIES)
     if unknown:
-        raise ValueError(f"unknown scenario categories {sorted(unknown)}; use {list(CATEGORIES)}")
-    weights = {c: Fraction(str(mix.get(c, 0))) for c in CATEGORIES}
+        raise ValueError(
+            f"unknown scenario categories {sorted(unknown)}; use {list(SCENARIO_CATEGORIES)}"
+        )
+    weights = {c: Fraction(str(mix.get(c, 0))) for c in SCENARIO_CATEGORIES}
     if any(w < 0 for w in weights.values()):
         raise ValueError("scenarios.category_mix weights must not be negative")
     total = sum(weights.values())
@@ -190,7 +192,9 @@ def apportion(count: int, mix: Mapping[str, float]) -> dict[str, int]:
         raise ValueError("scenarios.category_mix needs at least one weight above 0")
     exact = {c: count * w / total for c, w in weights.items()}
     quotas = {c: int(q) for c, q in exact.items()}
-    by_remainder = sorted(CATEGORIES, key=lambda c: (-(exact[c] - quotas[c]), CATEGORIES.index(c)))
+    by_remainder = sorted(
+        SCENARIO_CATEGORIES, key=lambda c: (-(exact[c] - quotas[c]), SCENARIO_CATEGORIES.index(c))
+    )
     for c in by_remainder[: count - sum(quotas.values())]:
         quotas[c] += 1
     return quotas
@@ -203,7 +207,7 @@ def interleave(lines_by_category: Mapping[str, list[str]]) -> list[tuple[str, st
     interleaves categories in proportion to their size instead of listing them in blocks.
     """
     keyed = [
-        ((Fraction(2 * i + 1, 2 * len(lines)), CATEGORIES.index(category)), category, line)
+        ((Fraction(2 * i + 1, 2 * len(lines)), SCENARIO_CATEGORIES.index(category)), category, line)
         for category, lines in lines_by_category.items()
         for i, line in enumerate(lines)
     ]

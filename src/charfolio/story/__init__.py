@@ -20,7 +20,7 @@ _LAZY = {
     "evaluate_storyboard": "charfolio.story.board_scores",
     "make_frames": "charfolio.story.split",
     "split_story": "charfolio.story.split",
-    "MODES": "charfolio.story.storyboard",
+    "STORY_MODES": "charfolio.story.storyboard",
     "FrameRenderer": "charfolio.story.storyboard",
     "FrameScorer": "charfolio.story.storyboard",
     "StoryboardSettings": "charfolio.story.storyboard",
@@ -31,7 +31,7 @@ __getattr__ = lazy_exports(__name__, _LAZY)
 
 
 __all__ = [
-    "MODES",
+    "STORY_MODES",
     "Frame",
     "FrameRenderer",
     "FrameScorer",

@@ -20,7 +20,7 @@ from charfolio.core import tables
 from charfolio.core.atomic import write_text_atomic
 from charfolio.story.board_scores import read_storyboard
 from charfolio.story.frames import StoryError
-from charfolio.story.storyboard import MODES, SUMMARY
+from charfolio.story.storyboard import STORY_MODES, SUMMARY
 
 COLUMNS = (  # (row key, header, what it means)
     ("frames_with_face", "faces", "frames where a face was found"),
@@ -151,7 +151,7 @@ def tabulate_ablation(
     characters = {row["character"] for row in rows}
     if len(characters) != 1:
         raise StoryError(f"an ablation table is per character; got {sorted(characters)}")
-    rows.sort(key=lambda r: (r["story"], MODES.index(r["mode"])))
+    rows.sort(key=lambda r: (r["story"], STORY_MODES.index(r["mode"])))
     tables.write_table(out_table, rows, tables.ABLATION)
     write_text_atomic(out_html, ablation_html(rows[0]["character"], rows, root))
     for row in rows:

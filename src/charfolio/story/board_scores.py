@@ -3,7 +3,7 @@
 - Identity consistency: the main face of every frame, described by the configured face
   backend (dlib offline, InsightFace in production), compared by cosine similarity, frame 1
   against the others and all pairs (charfolio.metrics). Frames without a face are listed,
-  not fatal. Values compare only within one face backend (see identity.py).
+  not fatal. Values compare only within one face backend (see metrics.py).
 - Prompt adherence: CLIP text-image agreement of each frame with its description, on [0, 1].
 - Diversity: mean pairwise cosine distance of the frames' CLIP image embeddings (0 = all
   alike); a storyboard should vary its shots while its face stays the same.

@@ -37,7 +37,7 @@ from charfolio.core.digest import sha256_file
 from charfolio.story.contact_sheet import SheetFrame, contact_sheet
 from charfolio.story.frames import StoryError, StoryFrames, frame_prompt, read_frames
 
-MODES = ("baseline", "simple", "reference_guided")
+STORY_MODES = ("baseline", "simple", "reference_guided")
 SEED_STRIDE = 100  # frame f, attempt a -> seed + 100 f + a; max_retries is at most 10
 CONTROL_MAP = "control_map.png"
 CONTACT_SHEET = "contact_sheet.png"
@@ -88,8 +88,8 @@ class StoryboardSettings:
         return frame_prompt(self.token, self.class_word, description, self.extra_words)
 
     def __post_init__(self) -> None:
-        if self.mode not in MODES:
-            raise StoryError(f"story mode {self.mode!r} is not one of {', '.join(MODES)}")
+        if self.mode not in STORY_MODES:
+            raise StoryError(f"story mode {self.mode!r} is not one of {', '.join(STORY_MODES)}")
         if not 0 <= self.max_retries < SEED_STRIDE - 1:
             raise StoryError(
                 f"story.max_retries must be 0-{SEED_STRIDE - 2}, not {self.max_retries}"
