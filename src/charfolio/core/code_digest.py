@@ -6,9 +6,11 @@ over the script and every charfolio module it can import, found by reading their
 (at any depth, inside functions too). Editing a stage's code changes the digest of exactly
 the scripts that import it, so those rules rerun and nothing else does.
 
-Registries import backends by name (`importlib.import_module("charfolio.demo.tiny")`), so a
+Registries import backends by name (`importlib.import_module("charfolio...")`), so a
 string literal naming an existing charfolio module counts as an import: a backend a config
-never selects then still reruns its stage when edited, the safe side of the trade.
+never selects then still reruns its stage when edited, the safe side of the trade. Likewise a
+literal naming an entry-point group (`"charfolio.image_backends"`) counts as importing the
+charfolio modules its installed entry points name (the demo's backends register so).
 
 The digest covers module names and bytes, not paths: a moved checkout reruns nothing.
 Stdlib only and no imports of the library itself: this runs whenever the workflow is
@@ -23,6 +25,7 @@ import hashlib
 import os
 import re
 from collections.abc import Iterator
+from importlib.metadata import entry_points
 from importlib.util import find_spec
 from pathlib import Path
 
@@ -123,6 +126,8 @@ def _imports(source: bytes, filename: str, package: str) -> set[str]:
     # expression node, which would cost most of the DAG-time work.
     named.update(match[2].decode() for match in _MODULE_LITERAL.finditer(source))
     found = set()
+    for group in [name for name in named if module_file(name) is None]:
+        named.update(entry_point_modules(group))
     for name in named:
         if module_file(name) is None:
             continue
@@ -130,6 +135,13 @@ def _imports(source: bytes, filename: str, package: str) -> set[str]:
         # Importing a.b.c runs a/__init__.py and a/b/__init__.py first.
         found.update(".".join(parts[:i]) for i in range(1, len(parts) + 1))
     return found
+
+
+@functools.cache
+def entry_point_modules(group: str) -> frozenset[str]:
+    """The charfolio modules the installed entry points of `group` name (none: not a group)."""
+    modules = (entry_point.module for entry_point in entry_points(group=group))
+    return frozenset(m for m in modules if m.split(".")[0] == PACKAGE)
 
 
 _MODULE_LITERAL = re.compile(rb"""(['"])(%s(?:\.[A-Za-z_]\w*)+)\1""" % PACKAGE.encode())

@@ -46,7 +46,7 @@ from transformers import (
 )
 
 from charfolio.core.atomic import make_staging_dir
-from charfolio.demo.tiny_base_model import tiny_root
+from charfolio.demo.tiny_cache import tiny_root
 from charfolio.generation.diffusers_backend import DiffusersBackend
 from charfolio.generation.pipelines import PIPELINE_CLASSES
 

@@ -12,21 +12,14 @@ Imported by the Snakefile (to ask `builds_adapters`): torch-heavy modules load i
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from charfolio.demo.tiny_cache import tiny_root
 from charfolio.lora.base_model import ModelCache
 
 if TYPE_CHECKING:
     from charfolio.generation.control import ControlNetFiles
     from charfolio.generation.ip_adapter import IpAdapterFiles
-
-DEFAULT_MODEL_CACHE = Path("models")  # when no model_cache is configured, as in config.yaml
-
-
-def tiny_root(model_cache: ModelCache) -> Path:
-    """Where tiny models are built: `<model_cache>/tiny`."""
-    return (Path(model_cache) if model_cache is not None else DEFAULT_MODEL_CACHE) / "tiny"
 
 
 class TinyBaseModel:
