@@ -13,11 +13,11 @@ from charfolio.balance.analyze import analyze_balance
 from charfolio.balance.augment import augment_tier
 from charfolio.balance.caption_framing import reframe_caption
 from charfolio.balance.crops import CropPlan, plan_crop
-from charfolio.balance.shots import CLOSE_UP, FULL_BODY, MEDIUM, WIDE, shot_type
 from charfolio.balance.targets import DOCUMENT_TARGETS, distance
 from charfolio.core import tables
 from charfolio.core.imaging import read_rgb
 from charfolio.faces import analyze_faces, create_face_detector, write_faces
+from charfolio.faces.shots import CLOSE_UP, FULL_BODY, MEDIUM, WIDE, shot_type
 
 from .balance_support import figure, save
 

@@ -10,12 +10,12 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
-from charfolio.balance.shots import ShotRules
 from charfolio.captions.captioning import caption_images, caption_rows, face_shot, log_lint
 from charfolio.captions.registry import CaptionContext, TemplateCaptioner
 from charfolio.core import tables
 from charfolio.curate import PRESETS, select
 from charfolio.curate.tiers import read_captions, write_tier
+from charfolio.faces.shots import ShotRules
 
 from .balance_support import faces_row, figure, save, write_faces
 

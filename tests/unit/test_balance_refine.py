@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from charfolio.balance.shots import SHOT_PHRASES
 from charfolio.balance.targets import DOCUMENT_TARGETS, Range, gap, mix_gaps
 from charfolio.core import tables
+from charfolio.faces.shots import SHOT_PHRASES
 from charfolio.refine.planning import (
     VOCABULARY,
     allocate,

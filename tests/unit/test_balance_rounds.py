@@ -12,13 +12,13 @@ import pyarrow.parquet as pq
 import pytest
 
 from charfolio.balance.analyze import analyze_balance
-from charfolio.balance.shots import shot_type
 from charfolio.balance.targets import DOCUMENT_SHOT_TARGETS, Range
 from charfolio.core import tables
 from charfolio.core.config import CharacterPrompt
 from charfolio.curate.thresholds import PRESETS
 from charfolio.curate.tiers import place_file
 from charfolio.demo.variation_recipe import prompt_framing, recipe_for
+from charfolio.faces.shots import shot_type
 from charfolio.generation.backends import RenderRequest
 from charfolio.generation.modifiers import default_multi_batch_modifiers
 from charfolio.refine.planning import fill_plan, needs_at_size

@@ -31,6 +31,21 @@ def test_no_module_import_cycle() -> None:
     assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
 
 
+def package_edges(edges: list[Import], root: str = "charfolio") -> list[Import]:
+    """The graph between the root's subpackages (and top-level modules): one edge per import
+    from one to another; the root's __init__ (only __version__) is left out."""
+    return [Import(package_of(e.importer), package_of(e.imported), e.names, e.line)
+            for e in edges if root not in (package_of(e.importer), package_of(e.imported))
+            and package_of(e.importer) != package_of(e.imported)]  # fmt: skip
+
+
+def test_no_package_import_cycle() -> None:
+    """Stages depend on each other one way (e.g. captions and balance both read faces' shot
+    types; neither reads the other back)."""
+    cycle = find_cycle(package_edges(EDGES))
+    assert cycle is None, "package import cycle: " + " -> ".join(cycle or [])
+
+
 def reaching_out(edges: list[Import], package: str) -> list[Import]:
     """Imports from `package` to another of the root's subpackages (the root's __init__ holds
     only __version__ and may be used by all)."""
@@ -96,6 +111,8 @@ def test_the_checker_finds_planted_faults(planted: Path) -> None:
     assert package_of("pkg.core.base") == "pkg.core"
     assert [e.imported for e in reaching_out(edges, "pkg.core")] == ["pkg.stage.run"]
     assert [e.importer for e in reaching_in(edges, "pkg.other")] == ["pkg.stage.run"]
+    assert find_cycle(package_edges(edges, "pkg")) == ["pkg.core", "pkg.stage", "pkg.core"]
     no_cycle = [e for e in edges if e.importer != "pkg.core.base"]
+    assert find_cycle(package_edges(no_cycle, "pkg")) is None
     assert find_cycle(no_cycle) is None
     assert reaching_out(no_cycle, "pkg.core") == []

@@ -6,8 +6,8 @@ from charfolio.balance.augment import augment_tier
 from charfolio.balance.caption_framing import reframe_caption
 from charfolio.balance.crops import plan_crop
 from charfolio.balance.flags import FlagRules
-from charfolio.balance.shots import SHOT_TYPES, ShotRules, shot_type
 from charfolio.balance.targets import DOCUMENT_TARGETS, Gap, Range, Targets
+from charfolio.faces.shots import SHOT_TYPES, ShotRules, shot_type
 
 __all__ = [
     "DOCUMENT_TARGETS",

@@ -27,7 +27,6 @@ from charfolio.balance.flags import (
     occlusion,
     subject_boxes,
 )
-from charfolio.balance.shots import SHOT_TYPES, UNKNOWN, ShotRules, classify_shot, framing
 from charfolio.balance.targets import FLAGS, OVER, UNDER, Gap, Targets, mix_gaps
 from charfolio.core import tables
 from charfolio.core.atomic import write_text_atomic
@@ -35,6 +34,7 @@ from charfolio.core.imaging import map_images, read_rgb
 from charfolio.core.paths import portable_path
 from charfolio.core.progress import Progress
 from charfolio.faces.analyze import OK
+from charfolio.faces.shots import SHOT_TYPES, UNKNOWN, ShotRules, classify_shot, framing
 
 PathLike = str | os.PathLike[str]
 REPORT_VERSION = 1

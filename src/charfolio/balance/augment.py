@@ -37,7 +37,6 @@ from charfolio.balance.crops import (
     candidate_crops,
     choose_crops,
 )
-from charfolio.balance.shots import SHOT_TYPES
 from charfolio.balance.targets import Targets
 from charfolio.captions.lint import lint_captions
 from charfolio.core import tables
@@ -46,6 +45,7 @@ from charfolio.core.digest import sha256_file
 from charfolio.core.imaging import read_rgb
 from charfolio.core.paths import portable_path
 from charfolio.curate.tiers import place_file
+from charfolio.faces.shots import SHOT_TYPES
 
 PathLike = str | os.PathLike[str]
 LINK_MODES = ("symlink", "hardlink", "copy")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from charfolio.balance.shots import SHOT_PHRASES
+from charfolio.faces.shots import SHOT_PHRASES
 
 _FRAMING_RE = re.compile(
     r"\b(?:(?:extreme|medium)\s+)?close[- ]?up(?:\s+(?:portrait|shot))?\b"

@@ -22,7 +22,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from charfolio.balance.shots import (
+from charfolio.balance.targets import Targets, distance
+from charfolio.faces.analyze import border_cut
+from charfolio.faces.shots import (
     CLOSE_UP,
     FULL_BODY,
     MEDIUM,
@@ -32,8 +34,6 @@ from charfolio.balance.shots import (
     ShotRules,
     shot_type,
 )
-from charfolio.balance.targets import Targets, distance
-from charfolio.faces.analyze import border_cut
 
 # Target shot type -> the shot types a crop can make it from (only wider ones).
 SOURCES: Mapping[str, tuple[str, ...]] = {

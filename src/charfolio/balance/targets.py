@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from charfolio.balance.shots import SHOT_TYPES
+from charfolio.faces.shots import SHOT_TYPES
 
 FLAGS = ("multi_character", "occlusion", "complex_background")
 UNDER, WITHIN, OVER = "under", "within", "over"

@@ -19,13 +19,13 @@ from typing import Any
 
 import pyarrow as pa
 
-from charfolio.balance.shots import UNKNOWN, ShotRules, shot_type
 from charfolio.captions.lint import lint_caption
 from charfolio.captions.registry import CaptionContext, Captioner, create_captioner
 from charfolio.core import tables
 from charfolio.core.imaging import DEFAULT_MAX_PIXELS, read_rgb
 from charfolio.core.progress import Progress
 from charfolio.faces.analyze import OK
+from charfolio.faces.shots import UNKNOWN, ShotRules, shot_type
 
 PathLike = str | os.PathLike[str]
 SHOWN_WARNINGS = 10  # logged in full; the rest are counted

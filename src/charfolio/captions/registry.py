@@ -37,9 +37,9 @@ from typing import Any, Protocol
 import numpy as np
 from PIL import Image
 
-from charfolio.balance.shots import SHOT_PHRASES
 from charfolio.core.config import ModelFileError, resolve_model_file
 from charfolio.curate.tiers import fill_caption_template
+from charfolio.faces.shots import SHOT_PHRASES
 
 TEMPLATE_FIELDS = ("token", "class_word", "shot_type", "prompt", "scenario")
 DEFAULT_TEMPLATE = "{token} {class_word}, {shot_type}"

@@ -22,12 +22,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from charfolio.balance.shots import SHOT_TYPES
 from charfolio.captions.lint import lint_captions
 from charfolio.core import tables
 from charfolio.core.atomic import job_staging_dir, replace_dir
 from charfolio.core.paths import optional_portable_path, portable_path
 from charfolio.curate.tiers import LINK_MODES, place_file, render_caption, split_assignments
+from charfolio.faces.shots import SHOT_TYPES
 from charfolio.refine.rounds import ROUND_VERSION, read_json, write_json
 
 PathLike = str | os.PathLike[str]

@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 from charfolio.balance.analyze import BalanceRules, analyze_one
-from charfolio.balance.shots import SHOT_TYPES, UNKNOWN
 from charfolio.balance.targets import Targets
 from charfolio.core import tables
 from charfolio.core.imaging import DEFAULT_MAX_PIXELS
@@ -33,6 +32,7 @@ from charfolio.curate.selection import face_reason, threshold_reason
 from charfolio.curate.thresholds import Thresholds, thresholds_from_config
 from charfolio.faces.analyze import FaceRules, analyze_faces
 from charfolio.faces.detector import create_face_detector
+from charfolio.faces.shots import SHOT_TYPES, UNKNOWN
 from charfolio.quality import DEFAULT_WORKING_RESOLUTION, main_face, score_images
 from charfolio.quality.duplicates import hamming, hash_images
 from charfolio.refine.rounds import (

@@ -28,12 +28,12 @@ from typing import Any
 import pyarrow as pa
 
 from charfolio.balance.analyze import BalanceRules, balance_report
-from charfolio.balance.shots import SHOT_TYPES, UNKNOWN
 from charfolio.balance.targets import Targets
 from charfolio.core import tables
 from charfolio.core.atomic import write_text_atomic
 from charfolio.core.config import CharacterPrompt
 from charfolio.core.paths import portable_path
+from charfolio.faces.shots import SHOT_TYPES, UNKNOWN
 from charfolio.generation.distribution import ImageSpec
 from charfolio.generation.shard import render_specs
 from charfolio.refine.planning import (

@@ -17,7 +17,8 @@ from charfolio.balance.flags import (
     is_complex,
     occlusion,
 )
-from charfolio.balance.shots import (
+from charfolio.faces import create_face_detector
+from charfolio.faces.shots import (
     CLOSE_UP,
     FULL_BODY,
     MEDIUM,
@@ -29,7 +30,6 @@ from charfolio.balance.shots import (
     framing,
     shot_type,
 )
-from charfolio.faces import create_face_detector
 
 from .balance_support import cover_side, figure
 
