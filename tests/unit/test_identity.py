@@ -109,9 +109,9 @@ def test_prompt_adherence_with_open_clip_towers() -> None:
     import open_clip
     import torch
 
-    from charfolio.embed.open_clip_backend import register_tiny_config
+    from charfolio.embed.open_clip_backend import add_plugin_model_configs
 
-    register_tiny_config()
+    add_plugin_model_configs()
     torch.manual_seed(0)
     model, _, _ = open_clip.create_model_and_transforms("charfolio-tiny-vit")
     tokenizer = open_clip.get_tokenizer("charfolio-tiny-vit")

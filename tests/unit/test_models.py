@@ -344,9 +344,10 @@ def tiny_tag(monkeypatch: pytest.MonkeyPatch) -> bytes:
     torch = pytest.importorskip("torch")
     from safetensors.torch import save
 
-    from charfolio.embed.open_clip_backend import TINY_MODEL, register_tiny_config
+    from charfolio.demo.tiny_clip import TINY_MODEL
+    from charfolio.embed.open_clip_backend import add_plugin_model_configs
 
-    register_tiny_config()
+    add_plugin_model_configs()
     cfg = {"hf_hub": f"{TINY_REPO}/", "mean": (0.5,) * 3, "std": (0.25,) * 3, "quick_gelu": False}
     monkeypatch.setitem(open_clip.pretrained._PRETRAINED, TINY_MODEL, {TINY_TAG: cfg})
     torch.manual_seed(3)
@@ -368,7 +369,7 @@ def test_open_clip_tag_is_fetched_by_open_clip_and_read_offline(
     import open_clip
     import torch
 
-    from charfolio.embed.open_clip_backend import TINY_MODEL
+    from charfolio.demo.tiny_clip import TINY_MODEL
 
     _use_hub(monkeypatch, server.url)
     server.add(f"/{TINY_REPO}/resolve/main/open_clip_model.safetensors", tiny_tag)
@@ -406,7 +407,7 @@ def test_the_fetch_goes_online_in_an_offline_shell_and_only_the_fetch(
     huggingface_hub): `charfolio models` still fetches, and the process is offline after."""
     from huggingface_hub import constants
 
-    from charfolio.embed.open_clip_backend import TINY_MODEL
+    from charfolio.demo.tiny_clip import TINY_MODEL
 
     _use_hub(monkeypatch, server.url)
     server.add(f"/{TINY_REPO}/resolve/main/open_clip_model.safetensors", tiny_tag)
@@ -426,7 +427,7 @@ def test_the_fetch_goes_online_in_an_offline_shell_and_only_the_fetch(
 def test_a_corrupt_hub_download_is_deleted(
     server: Server, workdir: Path, tiny_tag: bytes, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from charfolio.embed.open_clip_backend import TINY_MODEL
+    from charfolio.demo.tiny_clip import TINY_MODEL
 
     _use_hub(monkeypatch, server.url)
     path = f"/{TINY_REPO}/resolve/main/open_clip_model.safetensors"

@@ -17,7 +17,7 @@ from charfolio.lora.base_model import builds_adapters, create_base_model
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = Path(charfolio.__file__).parent
-GROUPS = ("charfolio.image_backends", "charfolio.base_models")
+GROUPS = ("charfolio.image_backends", "charfolio.base_models", "charfolio.open_clip_models")
 
 
 def declared() -> dict[str, dict[str, str]]:
@@ -46,6 +46,16 @@ def test_registries_create_the_demo_backends_by_name() -> None:
     assert isinstance(source, TinyBaseModel) and source.weights_seed == 7
     assert source.recorded_seeds() == {"tiny_weights_seed": 7}
     assert builds_adapters("tiny") and not builds_adapters("diffusers")
+
+
+def test_the_tiny_vit_is_an_open_clip_architecture_once_plugins_are_added() -> None:
+    import open_clip
+
+    from charfolio.embed.open_clip_backend import add_plugin_model_configs
+
+    add_plugin_model_configs()
+    model = open_clip.create_model("charfolio-tiny-vit")
+    assert model.visual.output_dim == 32 and model.visual.image_size == (64, 64)
 
 
 def test_unknown_names_say_how_plugins_are_registered() -> None:

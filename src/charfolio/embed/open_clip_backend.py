@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping, Sequence
-from importlib import resources
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
@@ -19,17 +19,15 @@ from charfolio.core.config import ModelFileError, resolve_model_file
 from charfolio.embed.base import l2_normalise, register_embedder
 from charfolio.embed.open_clip_weights import is_checkpoint_path, open_clip_weights
 
-# A very small ViT (64 px, 2 layers, 32-d output) for tests; registered with open_clip on load.
-TINY_MODEL = "charfolio-tiny-vit"
+# Other packages add open_clip architectures (model configs) through these entry points; each
+# names a callable that registers its configs with open_clip (the demo's tiny ViT does).
+MODEL_CONFIG_GROUP = "charfolio.open_clip_models"
 
 
 @functools.cache
-def register_tiny_config() -> None:
-    import open_clip
-
-    config = resources.files("charfolio") / "data" / f"{TINY_MODEL}.json"
-    with resources.as_file(config) as path:
-        open_clip.add_model_config(Path(path))
+def add_plugin_model_configs() -> None:
+    for entry_point in entry_points(group=MODEL_CONFIG_GROUP):
+        entry_point.load()()
 
 
 def resolve_pretrained(pretrained: str | None, model_cache: str | None) -> str | None:
@@ -60,7 +58,7 @@ class OpenClipEmbedder:
         import open_clip
         import torch
 
-        register_tiny_config()
+        add_plugin_model_configs()
         weights = resolve_pretrained(pretrained, model_cache)
         tag: dict[str, Any] = {}
         if weights is not None and not is_checkpoint_path(weights):
