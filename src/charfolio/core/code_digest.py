@@ -126,8 +126,9 @@ def _imports(source: bytes, filename: str, package: str) -> set[str]:
     # expression node, which would cost most of the DAG-time work.
     named.update(match[2].decode() for match in _MODULE_LITERAL.finditer(source))
     found = set()
-    for group in [name for name in named if module_file(name) is None]:
-        named.update(entry_point_modules(group))
+    groups = _entry_point_groups()
+    for group in named & groups.keys():
+        named.update(groups[group])
     for name in named:
         if module_file(name) is None:
             continue
@@ -138,10 +139,16 @@ def _imports(source: bytes, filename: str, package: str) -> set[str]:
 
 
 @functools.cache
-def entry_point_modules(group: str) -> frozenset[str]:
-    """The charfolio modules the installed entry points of `group` name (none: not a group)."""
-    modules = (entry_point.module for entry_point in entry_points(group=group))
-    return frozenset(m for m in modules if m.split(".")[0] == PACKAGE)
+def _entry_point_groups() -> dict[str, frozenset[str]]:
+    """The charfolio modules named by the installed entry points, by charfolio group
+    (`charfolio.image_backends`, ...); read once: each read scans every installed package."""
+    groups: dict[str, set[str]] = {}
+    for entry_point in entry_points():
+        if entry_point.group.startswith(f"{PACKAGE}.") and entry_point.module.startswith(
+            f"{PACKAGE}."
+        ):
+            groups.setdefault(entry_point.group, set()).add(entry_point.module)
+    return {group: frozenset(modules) for group, modules in groups.items()}
 
 
 _MODULE_LITERAL = re.compile(rb"""(['"])(%s(?:\.[A-Za-z_]\w*)+)\1""" % PACKAGE.encode())
