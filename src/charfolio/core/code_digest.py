@@ -25,7 +25,7 @@ import hashlib
 import os
 import re
 from collections.abc import Iterator
-from importlib.metadata import entry_points
+from importlib.metadata import distributions
 from importlib.util import find_spec
 from pathlib import Path
 
@@ -143,7 +143,7 @@ def _entry_point_groups() -> dict[str, frozenset[str]]:
     """The charfolio modules named by the installed entry points, by charfolio group
     (`charfolio.image_backends`, ...); read once: each read scans every installed package."""
     groups: dict[str, set[str]] = {}
-    for entry_point in entry_points():
+    for entry_point in (ep for dist in distributions() for ep in dist.entry_points):
         if entry_point.group.startswith(f"{PACKAGE}.") and entry_point.module.startswith(
             f"{PACKAGE}."
         ):
