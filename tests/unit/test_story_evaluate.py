@@ -122,7 +122,7 @@ def test_a_missing_frame_names_the_file(tmp_path, detector, scorer):
 def test_ablation_table_and_page(tmp_path, detector, scorer):
     from charfolio.story import tabulate_ablation
 
-    evaluations = []
+    evaluations, storyboards = [], []
     photos = {
         "baseline": [astronaut_variants()[0], lfw_face(0), lfw_face(10)],
         "simple": astronaut_variants()[:3],
@@ -132,8 +132,9 @@ def test_ablation_table_and_page(tmp_path, detector, scorer):
         out = tmp_path / "ablation" / "walk" / mode / "evaluation.json"
         evaluate_storyboard(path, out, detector, scorer, quiet)
         evaluations.append(out)
+        storyboards.append(path)
     rows = tabulate_ablation(
-        evaluations, tmp_path / "ablation.parquet", tmp_path / "ablation.html", quiet
+        evaluations, storyboards, tmp_path / "ablation.parquet", tmp_path / "ablation.html", quiet
     )
     table = pq.read_table(tmp_path / "ablation.parquet")
     assert table.schema.equals(tables.ABLATION)
@@ -150,4 +151,4 @@ def test_ablation_without_evaluations_says_what_to_configure(tmp_path):
     from charfolio.story import tabulate_ablation
 
     with pytest.raises(StoryError, match=r"configure story\.stories"):
-        tabulate_ablation([], tmp_path / "a.parquet", tmp_path / "a.html", quiet)
+        tabulate_ablation([], [], tmp_path / "a.parquet", tmp_path / "a.html", quiet)

@@ -6,6 +6,7 @@ from charfolio.story import tabulate_ablation
 with job_log(snakemake.log[0]) as log:
     tabulate_ablation(
         snakemake.input.evaluations,
+        snakemake.input.storyboards,
         snakemake.output.table,
         snakemake.output.html,
         log=log,

@@ -43,6 +43,7 @@ from charfolio.core import tables
 from charfolio.core.atomic import job_staging_dir, replace_dir
 from charfolio.core.digest import sha256_file
 from charfolio.core.imaging import read_rgb
+from charfolio.core.layout import TIER_IMAGES, TIER_MANIFEST, tier_manifest
 from charfolio.core.paths import portable_path
 from charfolio.curate.tiers import place_file
 from charfolio.faces.shots import SHOT_TYPES
@@ -93,7 +94,7 @@ def _build(
     link_mode: str,
     frame_captions: bool,
 ) -> _Built:
-    (tmp / "images").mkdir()
+    (tmp / TIER_IMAGES).mkdir()
     out_manifest: list[dict[str, Any]] = []
     out_balance: list[dict[str, Any]] = []
     captions: dict[str, str] = {}
@@ -102,11 +103,11 @@ def _build(
         b = balance[m["file"]]
         source = (images_root / m["file"]).resolve()
         name = Path(m["tier_file"]).name
-        place_file(source, tmp / "images" / name, link_mode)
+        place_file(source, tmp / TIER_IMAGES / name, link_mode)
         caption = captions[m["file"]] = _caption(tier_dir, m)
         if frame_captions:
             caption = reframe_caption(caption, b["shot_type"])
-        (tmp / "images" / name).with_suffix(".txt").write_text(caption + "\n", encoding="utf-8")
+        (tmp / TIER_IMAGES / name).with_suffix(".txt").write_text(caption + "\n", encoding="utf-8")
         out_manifest.append(
             {
                 **{k: m[k] for k in tables.TIER_MANIFEST.names},
@@ -134,10 +135,10 @@ def _build(
         pixels = read.array[y0:y1, x0:x1]
         name = f"{Path(parent['tier_file']).stem}__{donor.plan.target}.png"
         data = _png(Image.fromarray(pixels))
-        (tmp / "images" / name).write_bytes(data)
+        (tmp / TIER_IMAGES / name).write_bytes(data)
         caption = reframe_caption(captions[parent["file"]], donor.plan.target)
-        (tmp / "images" / name).with_suffix(".txt").write_text(caption + "\n", encoding="utf-8")
-        file = Path(os.path.relpath(final / "images" / name, images_root)).as_posix()
+        (tmp / TIER_IMAGES / name).with_suffix(".txt").write_text(caption + "\n", encoding="utf-8")
+        file = Path(os.path.relpath(final / TIER_IMAGES / name, images_root)).as_posix()
         boxes = _shifted(faces_boxes.get(parent["file"]) or [donor.row["face_box"]], donor.plan.box)
         measured = measure(pixels, boxes, donor.row["face_confidence"], rules)
         out_balance.append({"file": file, **measured})
@@ -174,7 +175,7 @@ class _Inputs:
 def _read_inputs(
     tier_dir: Path, balance_table: PathLike, faces_path: PathLike | None, images_root: Path
 ) -> _Inputs:
-    manifest_path = tier_dir / "manifest.parquet"
+    manifest_path = tier_manifest(tier_dir)
     if not manifest_path.is_file():
         raise FileNotFoundError(
             f"{manifest_path} not found: pass a tier directory (results/<character>/tier_<n>/)"
@@ -261,7 +262,7 @@ def augment_tier(
             link_mode,
             frame_captions,
         )
-        tables.write_table(tmp / "manifest.parquet", built.manifest, tables.AUGMENTED)
+        tables.write_table(tmp / TIER_MANIFEST, built.manifest, tables.AUGMENTED)
         tables.write_table(tmp / "balance.parquet", built.balance, tables.BALANCE)
         made = Counter(m["transform"] for m in built.manifest if m["origin"] == "augmented")
         report = {

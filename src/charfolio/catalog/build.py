@@ -107,9 +107,9 @@ from typing import Any
 import pyarrow as pa
 
 from charfolio.core import tables
+from charfolio.core.layout import tier_folder
 from charfolio.curate.selection import STAGES
 from charfolio.curate.selection_io import read_rows
-from charfolio.curate.thresholds import tier_name
 
 PathLike = str | os.PathLike[str]
 
@@ -182,7 +182,7 @@ def _tier_entries(
         manifest = Path(tier_manifests[n])
         if not manifest.is_file():
             continue
-        name = tier_name(n)
+        name = tier_folder(n)
         rows = tables.read_table(manifest, tables.TIER_MANIFEST).to_pylist()
         built = {r["file"] for r in rows}
         selected = {f for f, r in selection.items() if name in (r["tiers"] or ())}

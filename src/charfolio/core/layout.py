@@ -26,8 +26,18 @@ LORA_KOHYA = "lora_kohya.safetensors"
 LORA_SUMMARY = "summary.json"
 LORA_TRAINING_CONFIG = "training_config.json"
 
-# A tier folder's table of its images (curate.tiers writes it; catalog, LoRA data read it).
-TIER_MANIFEST = "manifest.parquet"
+# The files inside output folders that the library writes and other stages read.
+TIER_MANIFEST = "manifest.parquet"  # a tier folder's table of its images
+TIER_IMAGES = "images"  # a tier folder's image links (and captions beside them)
+SELECTION_REPORT = "selection_report.json"  # the character's, and each tier folder's copy
+CATALOG = "catalog.parquet"
+SOURCE_LINK = "source"  # results/{character}/source -> an ingested image folder
+CHECKPOINT_SCORES = "scores.parquet"  # of a checkpoint run folder
+CHECKPOINT_RECORD = "run.json"
+CHECKPOINT_IMAGES = "images"
+STORYBOARD = "storyboard.json"  # of a board folder (story/{story}, ablation/{story}/{mode})
+CONTACT_SHEET = "contact_sheet.png"
+EVALUATION = "evaluation.json"
 
 # A tier folder's name: tier_{n}, or its copy tier_{n}_{variant} (balanced, refined).
 TIER_VARIANTS = ("tier", "balanced", "refined")
@@ -144,14 +154,14 @@ class CharacterResults:
 
     @property
     def selection_report(self) -> str:
-        return f"{self.root}/selection_report.json"
+        return f"{self.root}/{SELECTION_REPORT}"
 
     def tier(self, n: Part, variant: str = "tier") -> str:
         return f"{self.root}/{tier_folder(n, variant)}"
 
     @property
     def catalog(self) -> str:
-        return f"{self.root}/catalog.parquet"
+        return f"{self.root}/{CATALOG}"
 
     @property
     def report(self) -> str:
@@ -231,13 +241,13 @@ class CharacterResults:
         return f"{self.root}/checkpoints/{preset}/tier_{n}"
 
     def checkpoint_scores(self, preset: str, n: Part) -> str:
-        return f"{self.checkpoint_run(preset, n)}/scores.parquet"
+        return f"{self.checkpoint_run(preset, n)}/{CHECKPOINT_SCORES}"
 
     def checkpoint_record(self, preset: str, n: Part) -> str:
-        return f"{self.checkpoint_run(preset, n)}/run.json"
+        return f"{self.checkpoint_run(preset, n)}/{CHECKPOINT_RECORD}"
 
     def checkpoint_images(self, preset: str, n: Part) -> str:
-        return f"{self.checkpoint_run(preset, n)}/images"
+        return f"{self.checkpoint_run(preset, n)}/{CHECKPOINT_IMAGES}"
 
     @property
     def checkpoint_report(self) -> str:
@@ -259,13 +269,13 @@ class CharacterResults:
         return f"{self.root}/{board}"
 
     def storyboard(self, board: str) -> str:
-        return f"{self.board(board)}/storyboard.json"
+        return f"{self.board(board)}/{STORYBOARD}"
 
     def contact_sheet(self, board: str) -> str:
-        return f"{self.board(board)}/contact_sheet.png"
+        return f"{self.board(board)}/{CONTACT_SHEET}"
 
     def evaluation(self, board: str) -> str:
-        return f"{self.board(board)}/evaluation.json"
+        return f"{self.board(board)}/{EVALUATION}"
 
     @property
     def ablation_table(self) -> str:

@@ -15,7 +15,6 @@ from charfolio.curate.thresholds import (
     PRESETS,
     Thresholds,
     thresholds_from_config,
-    tier_name,
 )
 from charfolio.curate.tier_floors import default_tiers
 
@@ -38,6 +37,5 @@ __all__ = [
     "select_files",
     "selection_report",
     "thresholds_from_config",
-    "tier_name",
     "write_selection",
 ]

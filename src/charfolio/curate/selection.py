@@ -18,9 +18,10 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from charfolio.core import tables
+from charfolio.core.layout import tier_folder
 from charfolio.curate.near_duplicates import NearDuplicateRule, VectorSource
 from charfolio.curate.strategies import DEFAULT_STRATEGY, Candidate, rank
-from charfolio.curate.thresholds import Thresholds, tier_name
+from charfolio.curate.thresholds import Thresholds
 from charfolio.curate.tier_floors import check_tiers, default_tiers
 from charfolio.curate.uniqueness import Duplicate, find_copies
 
@@ -304,7 +305,7 @@ def select(
     members = build_tiers(ranking, {r["file"]: r["quality_score"] for r in passing}, tiers)
     for n, tier_files in members.items():
         for f in tier_files:
-            rows[f]["tiers"] = (*rows[f]["tiers"], tier_name(n))
+            rows[f]["tiers"] = (*rows[f]["tiers"], tier_folder(n))
     return SelectionResult(
         rows=tuple(SelectionRow(**rows[f]) for f in files),
         thresholds=thresholds,

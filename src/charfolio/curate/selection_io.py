@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 
 from charfolio.core import tables
 from charfolio.core.atomic import write_text_atomic
+from charfolio.core.layout import tier_folder
 from charfolio.curate.near_duplicates import (
     NearDuplicateRule,
     load_vectors,
@@ -25,7 +26,7 @@ from charfolio.curate.near_duplicates import (
 )
 from charfolio.curate.selection import SelectionResult, SelectionRow, select
 from charfolio.curate.selection_report import selection_report
-from charfolio.curate.thresholds import Thresholds, tier_name
+from charfolio.curate.thresholds import Thresholds
 from charfolio.curate.tier_floors import check_tiers
 
 PathLike = str | os.PathLike[str]
@@ -68,7 +69,7 @@ def read_selection(path: PathLike) -> SelectionResult:
     ]
     tiers = dict(check_tiers({int(n): floor for n, floor in params["tiers"]}))
     ranked = sorted((r for r in rows if r.rank is not None), key=lambda r: r.rank or 0)
-    members = {n: tuple(r.file for r in ranked if tier_name(n) in r.tiers) for n in tiers}
+    members = {n: tuple(r.file for r in ranked if tier_folder(n) in r.tiers) for n in tiers}
     return SelectionResult(
         rows=tuple(rows),
         thresholds=Thresholds(**params["thresholds"]),

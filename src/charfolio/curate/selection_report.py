@@ -13,9 +13,9 @@ from typing import Any
 
 import numpy as np
 
+from charfolio.core.layout import tier_folder
 from charfolio.curate.near_duplicates import rule_params
 from charfolio.curate.selection import REJECT_REASONS, STAGES, SelectionResult, SelectionRow
-from charfolio.curate.thresholds import tier_name
 from charfolio.quality.duplicates import DUPLICATE_KINDS
 
 
@@ -103,7 +103,7 @@ def selection_report(
     passing = result.ranked()
     by_file = {r.file: r for r in rows}
     tier_rows = {
-        tier_name(n): [by_file[f] for f in result.members.get(n, ())] for n in result.tiers
+        tier_folder(n): [by_file[f] for f in result.members.get(n, ())] for n in result.tiers
     }
     groups = {"passed": passing, **tier_rows}
     clustered = [r for r in rows if r.cluster is not None]
@@ -114,11 +114,11 @@ def selection_report(
             "thresholds": dataclasses.asdict(result.thresholds),
             "duplicate_distance": result.duplicate_distance,
             "near_duplicates": rule_params(result.near_duplicates),
-            "tiers": {tier_name(n): floor for n, floor in result.tiers.items()},
+            "tiers": {tier_folder(n): floor for n, floor in result.tiers.items()},
         },
         "funnel": _funnel(rows),
         "tiers": {
-            tier_name(n): _tier_summary(result, n, floor, passing)
+            tier_folder(n): _tier_summary(result, n, floor, passing)
             for n, floor in result.tiers.items()
         },
         "scores": {

@@ -121,7 +121,3 @@ def thresholds_from_config(
     }
     overrides = {k: v for k, v in section.items() if k in fields}
     return dataclasses.replace(base, **{**scaled, **overrides})
-
-
-def tier_name(n: int) -> str:
-    return f"tier_{n}"

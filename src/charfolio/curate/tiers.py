@@ -25,11 +25,11 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from charfolio.core import tables
+from charfolio.core import layout, tables
 from charfolio.core.atomic import job_staging_dir, replace_dir
+from charfolio.core.layout import SELECTION_REPORT, TIER_IMAGES, tier_folder
 from charfolio.curate import SelectionResult, read_selection, selection_report
 from charfolio.curate.selection import SelectionRow
-from charfolio.curate.thresholds import tier_name
 
 PathLike = str | os.PathLike[str]
 LINK_MODES = ("symlink", "hardlink", "copy")
@@ -184,7 +184,7 @@ def write_tier(
             given,
         )  # fmt: skip
         summary = {
-            "tier": tier_name(tier_n),
+            "tier": tier_folder(tier_n),
             "requested": tier_n,
             "size": len(rows),
             "train": sum(1 for m in manifest if m["split"] == "train"),
@@ -197,9 +197,7 @@ def write_tier(
             summary.update(caption_template=None, captions=str(captions))
         full = dict(report) if report is not None else selection_report(result)
         full["tier"] = summary
-        (tmp / "selection_report.json").write_text(
-            json.dumps(full, indent=2, sort_keys=True) + "\n"
-        )
+        (tmp / SELECTION_REPORT).write_text(json.dumps(full, indent=2, sort_keys=True) + "\n")
         replace_dir(tmp, out_dir)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -221,10 +219,10 @@ def _fill(
     link_mode: str,
     captions: Mapping[str, str] | None = None,
 ) -> list[dict[str, Any]]:
-    (tmp / "images").mkdir()
+    (tmp / TIER_IMAGES).mkdir()
     manifest = []
     for r in rows:
-        image = Path("images") / names[r.file]
+        image = Path(TIER_IMAGES) / names[r.file]
         caption_file = image.with_suffix(".txt")
         caption = (
             captions[r.file]
@@ -249,5 +247,5 @@ def _fill(
                 "split": splits[r.file],
             }
         )
-    tables.write_table(tmp / "manifest.parquet", manifest, tables.TIER_MANIFEST)
+    tables.write_table(tmp / layout.TIER_MANIFEST, manifest, tables.TIER_MANIFEST)
     return manifest

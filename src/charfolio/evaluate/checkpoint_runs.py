@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from charfolio.core.layout import CHECKPOINT_RECORD
 from charfolio.evaluate.scoring import read_scores
 from charfolio.evaluate.suite import SuitePrompt
 
@@ -32,7 +33,7 @@ def load_run(scores: PathLike, suite: Sequence[SuitePrompt]) -> LoraRun:
     scores = Path(scores)
     if not scores.is_file():
         raise FileNotFoundError(f"{scores} not found; run the render_checkpoints rule")
-    record_path = scores.parent / "run.json"
+    record_path = scores.parent / CHECKPOINT_RECORD  # the run folder holds both
     if not record_path.is_file():
         raise FileNotFoundError(f"{record_path} not found; rerun the render_checkpoints rule")
     rows = read_scores(scores).to_pylist()

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from charfolio.core import tables
+from charfolio.core.layout import tier_manifest
 
 
 @dataclass(frozen=True, eq=False)
@@ -34,7 +35,7 @@ def load_references(
 ) -> References:
     """The main-face descriptors of every image of the tier (train and val splits)."""
     tier_dir = Path(tier_dir)
-    manifest = tier_dir / "manifest.parquet"
+    manifest = tier_manifest(tier_dir)
     if not manifest.is_file():
         raise FileNotFoundError(f"{manifest} not found; run the build_tier rule for {tier_dir}")
     files = tables.read_table(manifest, tables.TIER_MANIFEST).column("file").to_pylist()

@@ -24,8 +24,9 @@ import numpy as np
 import pyarrow as pa
 from PIL import Image
 
-from charfolio.core import tables
+from charfolio.core import layout, tables
 from charfolio.core.atomic import job_staging_dir, replace_dir, write_text_atomic
+from charfolio.core.layout import CHECKPOINT_IMAGES, CHECKPOINT_RECORD
 from charfolio.core.paths import portable_path
 from charfolio.core.progress import Progress
 from charfolio.evaluate.checkpoints import LoraCheckpoint, list_checkpoints
@@ -120,10 +121,10 @@ def render_and_score(
                 )
             faces = sum(r["n_faces"] > 0 for r in rows[-len(suite) :])
             log(f"{checkpoint.label}: {faces}/{len(suite)} images with a face")
-        replace_dir(staging, out_dir / "images")
+        replace_dir(staging, out_dir / CHECKPOINT_IMAGES)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return tables.write_table(out_dir / "scores.parquet", rows, CHECKPOINT_SCORES)
+    return tables.write_table(out_dir / layout.CHECKPOINT_SCORES, rows, CHECKPOINT_SCORES)
 
 
 def _references_record(references: References) -> dict[str, Any]:
@@ -181,7 +182,9 @@ def evaluate_lora(
         "adherence_model": text_scorer.model,
         "quality_weights": scorer.weights,
     }
-    write_text_atomic(Path(out_dir) / "run.json", json.dumps(record, indent=2, default=str) + "\n")
+    write_text_atomic(
+        Path(out_dir) / CHECKPOINT_RECORD, json.dumps(record, indent=2, default=str) + "\n"
+    )
     return table
 
 

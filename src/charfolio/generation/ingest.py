@@ -30,10 +30,10 @@ from PIL import Image
 from charfolio.core import tables
 from charfolio.core.digest import BLOCK
 from charfolio.core.folder_listing import Entry, list_folder
+from charfolio.core.layout import SOURCE_LINK
 from charfolio.core.paths import portable_path
 from charfolio.core.regular_file import NotRegularFile, open_regular
 
-SOURCE_LINK = "source"
 # Above any image within quality.max_pixels' default (89.5 MP x 4 channels x 16 bit = 716 MB
 # uncompressed); the config key is ingest.max_bytes.
 DEFAULT_MAX_BYTES = 1 << 30

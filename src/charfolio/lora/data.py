@@ -24,6 +24,7 @@ from PIL import Image
 
 from charfolio.core.digest import sha256_file
 from charfolio.core.imaging import read_rgb
+from charfolio.core.layout import tier_manifest
 from charfolio.lora.presets import DataMix
 
 REQUIRED_COLUMNS = ("tier_file", "caption_file", "caption", "split")
@@ -65,7 +66,7 @@ class TierData:
 def read_tier(tier_dir: str | os.PathLike[str]) -> TierData:
     """The train and val rows of a tier directory (tier_{n}/ as charfolio.curate.tiers writes it)."""
     tier_dir = Path(tier_dir)
-    manifest = tier_dir / "manifest.parquet"
+    manifest = tier_manifest(tier_dir)
     if not manifest.is_file():
         raise FileNotFoundError(
             f"{manifest} not found: point manifest_dir at a tier directory (results/<character>/"

@@ -30,7 +30,7 @@ import yaml
 from diffusers import DiffusionPipeline
 
 from charfolio.core.config import resolve_model_file
-from charfolio.core.layout import Results
+from charfolio.core.layout import Results, tier_manifest
 from charfolio.generation.pipelines import PIPELINE_CLASSES, LoraSpec, apply_loras
 
 ARCHITECTURES = tuple(PIPELINE_CLASSES)
@@ -119,7 +119,7 @@ def _token_in_run(token: str, config_text: str, tier_dir: Path | None) -> bool:
     pattern = re.compile(rf"\b{re.escape(token)}\b", re.IGNORECASE)
     if pattern.search(config_text):
         return True
-    manifest = tier_dir / "manifest.parquet" if tier_dir is not None else None
+    manifest = tier_manifest(tier_dir) if tier_dir is not None else None
     if manifest is None or not manifest.is_file():
         return False
     table = pq.read_table(manifest)

@@ -25,6 +25,7 @@ from typing import Any
 from charfolio.captions.lint import lint_captions
 from charfolio.core import tables
 from charfolio.core.atomic import job_staging_dir, replace_dir
+from charfolio.core.layout import TIER_IMAGES, TIER_MANIFEST, tier_manifest
 from charfolio.core.paths import optional_portable_path, portable_path
 from charfolio.curate.tiers import LINK_MODES, place_file, render_caption, split_assignments
 from charfolio.faces.shots import SHOT_TYPES
@@ -116,7 +117,7 @@ def write_refined_tier(
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     out_dir = out_dir.parent.resolve() / out_dir.name
-    manifest = tables.read_table(tier_dir / "manifest.parquet", tables.TIER_MANIFEST).to_pylist()
+    manifest = tables.read_table(tier_manifest(tier_dir), tables.TIER_MANIFEST).to_pylist()
     pool = tables.rows_by_file(
         tables.read_table(pool_path, tables.REFINE_POOL).to_pylist(), pool_path, "curate_refinement"
     )
@@ -155,7 +156,7 @@ def write_refined_tier(
                 scenario=fill_in["scenario"],
             )
         out_rows = list(rows.values())
-        tables.write_table(tmp / "manifest.parquet", out_rows, tables.REFINED)
+        tables.write_table(tmp / TIER_MANIFEST, out_rows, tables.REFINED)
         balance = [{k: pool[f][k] for k in tables.BALANCE.names} for f in rows]
         tables.write_table(tmp / "balance.parquet", balance, tables.BALANCE)
         captions = {r["tier_file"]: r["caption"] for r in out_rows}
@@ -184,7 +185,7 @@ def _fill(
     link_mode: str,
 ) -> dict[str, dict[str, Any]]:
     """Place every image; the tier's rows and captions copied, fill-in rows to complete."""
-    (tmp / "images").mkdir()
+    (tmp / TIER_IMAGES).mkdir()
     taken = {Path(m["tier_file"]).stem for m in manifest}
     rows: dict[str, dict[str, Any]] = {}
     for m in manifest:
@@ -203,7 +204,7 @@ def _fill(
         if stem in taken:  # fill-in names carry their round, so this is a foreign file
             raise ValueError(f"{fill_in['file']}: its name clashes with a tier image's")
         taken.add(stem)
-        image = Path("images") / Path(fill_in["file"]).name
+        image = Path(TIER_IMAGES) / Path(fill_in["file"]).name
         place_file(images_root / fill_in["file"], tmp / image, link_mode)
         rows[fill_in["file"]] = {
             "file": fill_in["file"],

@@ -32,6 +32,7 @@ from charfolio.balance.targets import Targets
 from charfolio.core import tables
 from charfolio.core.atomic import write_text_atomic
 from charfolio.core.config import CharacterPrompt
+from charfolio.core.layout import tier_manifest
 from charfolio.core.paths import portable_path
 from charfolio.faces.shots import SHOT_TYPES, UNKNOWN
 from charfolio.generation.distribution import ImageSpec
@@ -91,7 +92,7 @@ def start_refinement(
 ) -> dict[str, Any]:
     """Round 0: the tier's BALANCE rows as the pool, and the fill-in target from its gaps."""
     targets, rules = as_targets(targets), as_rules(rules)
-    files = tables.read_table(Path(tier_dir) / "manifest.parquet", tables.TIER_MANIFEST)
+    files = tables.read_table(tier_manifest(tier_dir), tables.TIER_MANIFEST)
     balance = tables.rows_by_file(
         tables.read_table(balance_table, tables.BALANCE).to_pylist(), balance_table, "balance"
     )

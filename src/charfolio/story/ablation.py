@@ -20,7 +20,7 @@ from charfolio.core import tables
 from charfolio.core.atomic import write_text_atomic
 from charfolio.story.board_scores import read_storyboard
 from charfolio.story.frames import StoryError
-from charfolio.story.storyboard import STORY_MODES, SUMMARY
+from charfolio.story.storyboard import STORY_MODES
 
 COLUMNS = (  # (row key, header, what it means)
     ("frames_with_face", "faces", "frames where a face was found"),
@@ -40,16 +40,21 @@ def _loras(summary: Mapping[str, Any]) -> str:
     return ", ".join(f"{lora['name']}:{lora['weight']:g}" for lora in summary.get("loras", []))
 
 
-def ablation_row(evaluation_path: str | os.PathLike[str], results_root: Path) -> dict[str, Any]:
-    """The table row of one evaluated storyboard (its evaluation.json beside storyboard.json)."""
-    path = Path(evaluation_path)
+def ablation_row(
+    evaluation_path: str | os.PathLike[str],
+    storyboard_path: str | os.PathLike[str],
+    page_dir: Path,
+) -> dict[str, Any]:
+    """The table row of one evaluated storyboard; `storyboard` links its folder from the
+    page's folder."""
+    path, board = Path(evaluation_path), Path(storyboard_path)
     try:
         evaluation = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
         raise StoryError(
             f"{path}: not a readable evaluation ({error}); rerun evaluate_storyboard"
         ) from error
-    summary = read_storyboard(path.parent / SUMMARY)
+    summary = read_storyboard(board)
     identity, adherence = evaluation["identity"], evaluation["prompt_adherence"]
     return {
         "character": evaluation["character"],
@@ -70,7 +75,7 @@ def ablation_row(evaluation_path: str | os.PathLike[str], results_root: Path) ->
         "attempts": summary["attempts"],
         "seconds_per_frame": summary["seconds_per_frame"],
         "loras": _loras(summary),
-        "storyboard": os.path.relpath(path.parent, results_root),
+        "storyboard": Path(os.path.relpath(board.parent, page_dir)).as_posix(),
     }
 
 
@@ -139,15 +144,22 @@ def ablation_html(character: str, rows: Sequence[Mapping[str, Any]], results_roo
 
 def tabulate_ablation(
     evaluations: Sequence[str | os.PathLike[str]],
+    storyboards: Sequence[str | os.PathLike[str]],
     out_table: str | os.PathLike[str],
     out_html: str | os.PathLike[str],
     log: Callable[[str], None] = print,
 ) -> list[dict[str, Any]]:
-    """Rows for every evaluated storyboard, sorted by story then mode (baseline first)."""
+    """Rows for every evaluated storyboard (`storyboards[i]` is the board `evaluations[i]`
+    scored), sorted by story then mode (baseline first)."""
     if not evaluations:
         raise StoryError("no storyboard evaluations to tabulate; configure story.stories")
-    root = Path(out_table).parent
-    rows = [ablation_row(path, root) for path in evaluations]
+    if len(storyboards) != len(evaluations):
+        raise ValueError(
+            f"{len(evaluations)} evaluations but {len(storyboards)} storyboards: pass the "
+            f"storyboard.json of each evaluation, in the same order"
+        )
+    root = Path(out_html).parent  # the page links each board's contact sheet from here
+    rows = [ablation_row(e, s, root) for e, s in zip(evaluations, storyboards, strict=True)]
     characters = {row["character"] for row in rows}
     if len(characters) != 1:
         raise StoryError(f"an ablation table is per character; got {sorted(characters)}")

@@ -34,14 +34,13 @@ from PIL import Image
 
 from charfolio.core.atomic import job_staging_dir, write_text_atomic
 from charfolio.core.digest import sha256_file
+from charfolio.core.layout import CONTACT_SHEET, STORYBOARD
 from charfolio.story.contact_sheet import SheetFrame, contact_sheet
 from charfolio.story.frames import StoryError, StoryFrames, frame_prompt, read_frames
 
 STORY_MODES = ("baseline", "simple", "reference_guided")
 SEED_STRIDE = 100  # frame f, attempt a -> seed + 100 f + a; max_retries is at most 10
 CONTROL_MAP = "control_map.png"
-CONTACT_SHEET = "contact_sheet.png"
-SUMMARY = "storyboard.json"
 STAGING_PREFIX = ".storyboard-"
 
 
@@ -319,7 +318,7 @@ def write_storyboard(
         "seconds_per_frame": round(seconds / len(rendered), 2),
         "frames": entries,
     }
-    write_text_atomic(out_dir / SUMMARY, _json(summary))  # last: it marks the board complete
+    write_text_atomic(out_dir / STORYBOARD, _json(summary))  # last: it marks the board complete
     return summary
 
 

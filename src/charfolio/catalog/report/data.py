@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from charfolio.core import tables
+from charfolio.core.layout import CATALOG, SELECTION_REPORT
 
 PathLike = str | os.PathLike[str]
 
@@ -54,8 +55,8 @@ def load(
     without one, the catalog's folder).
     """
     root = Path(character_root) if character_root is not None else None
-    catalog_path = _locate(catalog, root, "catalog.parquet", "catalog")
-    report_path = _locate(selection_report, root, "selection_report.json", "selection report")
+    catalog_path = _locate(catalog, root, CATALOG, "catalog")
+    report_path = _locate(selection_report, root, SELECTION_REPORT, "selection report")
     rows = tables.read_table(catalog_path, tables.CATALOG).to_pylist()
     characters = sorted({r["character"] for r in rows})
     if len(characters) != 1:
