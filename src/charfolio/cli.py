@@ -14,6 +14,7 @@ from charfolio import __version__
 from charfolio.catalog.audit import add_audit_parser
 from charfolio.config_checks import checked_config, load_config
 from charfolio.core.layout import Results
+from charfolio.curate.thresholds import DEFAULT_PRESET, PRESETS
 from charfolio.curate.tier_floors import default_tiers, methodology_floor
 from charfolio.models.command import add_models_parser
 
@@ -260,9 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--faces", choices=["dlib", "insightface"], default="dlib")
     p.add_argument("--embedder", choices=["open_clip", "colour_layout"], default="colour_layout",
                    help="colour_layout works offline; open_clip needs its weights in model_cache")  # fmt: skip
-    p.add_argument(
-        "--preset", choices=["conservative", "balanced", "aggressive"], default="balanced"
-    )
+    p.add_argument("--preset", choices=sorted(PRESETS), default=DEFAULT_PRESET)
     floors = {n: f for n, f in default_tiers().items() if f is not None}  # the schema's
     p.add_argument("--floors", action="store_true",
                    help=f"apply the methodology's tier score floors "
@@ -292,9 +291,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--low", type=int, default=25, help="percentile for minimums (default 25)")
     p.add_argument("--high", type=int, default=75, help="percentile for 'good' (default 75)")
-    p.add_argument(
-        "--preset", choices=["conservative", "balanced", "aggressive"], default="balanced"
-    )
+    p.add_argument("--preset", choices=sorted(PRESETS), default=DEFAULT_PRESET)
     p.add_argument("--model-cache", default="models")
     p.set_defaults(func=cmd_calibrate)
 

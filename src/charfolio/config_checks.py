@@ -22,7 +22,10 @@ from charfolio.core.config import (
     pickle_fix,
     validate,
 )
+from charfolio.core.plugins import REINSTALL_HINT
 from charfolio.curate.tier_floors import check_tiers
+from charfolio.generation.backends import image_backend_names
+from charfolio.lora.base_model import base_model_names
 from charfolio.lora.presets import PresetError, validate_preset
 from charfolio.story.settings import check_story_config
 
@@ -46,6 +49,7 @@ def check_config(config: Mapping[str, Any], source: str) -> None:
         *_tier_problems(config["curation"]["tiers"]),
         *_training_problems(config),
         *_download_problems(config["model_sources"]),
+        *_backend_problems(config),
     ]
     try:
         check_story_config(config)  # e.g. reference_guided without story.ip_adapter
@@ -54,6 +58,20 @@ def check_config(config: Mapping[str, Any], source: str) -> None:
     if problems:
         lines = "\n".join(f"  - {p}" for p in problems)
         raise ConfigError(f"{source} is not a valid config file:\n{lines}")
+
+
+def _backend_problems(config: Mapping[str, Any]) -> Iterator[str]:
+    """Backends are a registry other packages extend (entry points), so the schema cannot
+    list them: an unknown name fails here, before any job."""
+    for key, name, known in (
+        ("generation.backend", config["generation"]["backend"], image_backend_names()),
+        ("training.backend", config["training"]["backend"], base_model_names()),
+    ):
+        if name not in known:
+            yield (
+                f"{key}: {name!r} is not an installed backend; use one of {known} (a package "
+                f"adds backends through entry points; {REINSTALL_HINT})"
+            )
 
 
 def _tier_problems(tiers: list[Mapping[str, Any]]) -> Iterator[str]:

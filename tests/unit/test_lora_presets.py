@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from charfolio.lora import training_state as checkpoints
+from charfolio.lora import training_state
 from charfolio.lora.data import (
     Example,
     TierRow,
@@ -178,49 +178,49 @@ def test_training_state_round_trips_without_pickle(tmp_path):
     random.seed(3)
     np.random.seed(3)
     torch.manual_seed(3)
-    rng = checkpoints.capture_rng()
+    rng = training_state.capture_rng()
     expected = (random.random(), np.random.rand(), torch.rand(1).item())
     optimizer = {
         "state": {0: {"step": 3, "exp_avg": torch.ones(2), "q": {"absmax": torch.zeros(1)}}},
         "param_groups": [{"lr": 1e-4, "betas": (0.9, 0.999), "params": [0]}],
     }
-    state = checkpoints.SavedState(
-        position=checkpoints.Position(1, 2, 4, 40, 7),
+    state = training_state.SavedState(
+        position=training_state.Position(1, 2, 4, 40, 7),
         fingerprint="abc",
         lora={"unet/a.lora_A.default.weight": torch.arange(6.0).reshape(2, 3)},
         optimizer=optimizer,
         scheduler={"last_epoch": 5, "lr_lambdas": [None]},
         rng=rng,
     )
-    checkpoints.save_state(tmp_path, state)
-    checkpoints.save_state(tmp_path, state)  # the same position again replaces it
-    loaded = checkpoints.load_state(tmp_path)
+    training_state.save_state(tmp_path, state)
+    training_state.save_state(tmp_path, state)  # the same position again replaces it
+    loaded = training_state.load_state(tmp_path)
     assert loaded is not None and loaded.position == state.position
     assert torch.equal(loaded.lora["unet/a.lora_A.default.weight"], torch.arange(6.0).reshape(2, 3))
     assert loaded.optimizer["state"][0]["step"] == 3  # int keys and values survive JSON
     assert loaded.optimizer["param_groups"][0]["betas"] == (0.9, 0.999)
     assert torch.equal(loaded.optimizer["state"][0]["q"]["absmax"], torch.zeros(1))
-    checkpoints.restore_rng(loaded.rng)
+    training_state.restore_rng(loaded.rng)
     assert (random.random(), np.random.rand(), torch.rand(1).item()) == expected
     assert not list(tmp_path.glob("**/*.pt")) and not list(tmp_path.glob("**/*.pkl"))
 
 
 def test_a_kill_while_saving_the_same_position_again_keeps_a_loadable_state(tmp_path, monkeypatch):
-    state = checkpoints.SavedState(
-        position=checkpoints.Position(0, 1, 0, 8, 1), fingerprint="abc",
+    state = training_state.SavedState(
+        position=training_state.Position(0, 1, 0, 8, 1), fingerprint="abc",
         lora={"unet/a.lora_A.default.weight": torch.ones(2, 3)},
-        optimizer={}, scheduler={}, rng=checkpoints.capture_rng(),
+        optimizer={}, scheduler={}, rng=training_state.capture_rng(),
     )  # fmt: skip
-    checkpoints.save_state(tmp_path, state)
+    training_state.save_state(tmp_path, state)
 
     def killed(source, target):  # the process dies as the new step folder moves in
         raise SystemExit("SIGKILL")
 
-    monkeypatch.setattr(checkpoints.os, "replace", killed)
+    monkeypatch.setattr(training_state.os, "replace", killed)
     with pytest.raises(SystemExit):
-        checkpoints.save_state(tmp_path, state)  # a rerun saves the position latest.json names
+        training_state.save_state(tmp_path, state)  # a rerun saves the position latest.json names
     monkeypatch.undo()
-    loaded = checkpoints.load_state(tmp_path)  # what the next (resumed) run reads
+    loaded = training_state.load_state(tmp_path)  # what the next (resumed) run reads
     assert loaded is not None and loaded.position == state.position
     assert torch.equal(loaded.lora["unet/a.lora_A.default.weight"], torch.ones(2, 3))
 

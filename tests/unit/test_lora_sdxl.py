@@ -9,7 +9,7 @@ import pytest
 import safetensors.torch
 import torch
 
-from charfolio.lora import training_state as checkpoints
+from charfolio.lora import training_state
 
 from .lora_support import (
     adapter_tensors,
@@ -39,7 +39,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict]
 def test_sdxl_trains_a_step_and_exports(trained):
     out, _, summary = trained
     assert summary["complete"] and summary["global_steps"] == 1
-    state = checkpoints.load_state(out / "state")
+    state = training_state.load_state(out / "state")
     assert state is not None
     components = {key.split("/")[0] for key in state.lora}
     assert components == {"unet", "text_encoder", "text_encoder_2"}
@@ -70,7 +70,7 @@ def test_sdxl_files_load_and_agree(trained):
     after = render()
     assert np.abs(after - before).max() > 1e-4
     pipe.load_lora_weights(out, weight_name="lora_kohya.safetensors", adapter_name="kohya")
-    state = checkpoints.load_state(out / "state")
+    state = training_state.load_state(out / "state")
     assert state is not None
     for name in ("unet", "text_encoder", "text_encoder_2"):
         module = getattr(pipe, name)

@@ -16,8 +16,7 @@ import safetensors.torch
 import torch
 from PIL import Image
 
-from charfolio.lora import NonFiniteLossError, PresetError
-from charfolio.lora import training_state as checkpoints
+from charfolio.lora import NonFiniteLossError, PresetError, training_state
 
 from .lora_support import (
     adapter_tensors,
@@ -127,7 +126,7 @@ def test_saved_weights_load_into_a_fresh_pipeline_and_change_its_output(finished
     pipe.load_lora_weights(out, weight_name="lora_diffusers.safetensors", adapter_name="trained")
     assert np.abs(render() - before).max() > 1e-3
     assert scalings(pipe.unet, "trained") == {0.5}  # alpha 2 / rank 4, from the file's metadata
-    state = checkpoints.load_state(out / "state")
+    state = training_state.load_state(out / "state")
     assert state is not None
     trained = {
         k.removeprefix("unet/").replace(".default.", "."): v
@@ -247,7 +246,7 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tier, cache, t
     message = str(error.value)
     assert "at step 4 (epoch 2, phase 'diverge') on images/img_" in message
     assert "lower learning_rate (now 1e+30)" in message and "mixed_precision: no" in message
-    state = checkpoints.load_state(out / "state")
+    state = training_state.load_state(out / "state")
     assert state is not None and state.position.global_epoch == 1
     assert all(torch.isfinite(t).all() for t in state.lora.values())
     assert (out / "checkpoints" / "epoch-0001.safetensors").is_file()

@@ -78,3 +78,44 @@ def test_production_modules_never_import_the_demo_package() -> None:
                 names = [node.module]
             offenders += [f"{path.relative_to(PACKAGE)}: {n}" for n in names if "demo" in n]
     assert offenders == []
+
+
+def test_validation_refuses_a_backend_no_installed_package_provides() -> None:
+    from charfolio.config_checks import check_config
+    from charfolio.core.config import ConfigError, validate
+
+    config = validate(
+        {"generation": {"backend": "stable-cascade"}, "training": {"backend": "flux"}},
+        "config",
+        "my.yaml",
+    )
+    with pytest.raises(ConfigError) as info:
+        check_config(config, "my.yaml")
+    message = str(info.value)
+    assert "generation.backend: 'stable-cascade' is not an installed backend" in message
+    assert "'diffusers', 'reference_variation', 'tiny'" in message
+    assert (
+        "training.backend: 'flux' is not an installed backend; use one of ['diffusers', 'tiny']"
+        in message
+    )
+
+
+def test_validation_accepts_a_plugin_packages_backend(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The schema lists no backends: another package's entry point makes a name valid."""
+    from charfolio.config_checks import check_config
+    from charfolio.core import plugins
+    from charfolio.core.config import validate
+
+    declared = plugins.plugin_names
+    monkeypatch.setattr(
+        plugins,
+        "plugin_names",
+        lambda group: (
+            [*declared(group), "stable-cascade"]
+            if group == "charfolio.image_backends"
+            else declared(group)
+        ),
+    )
+    monkeypatch.setattr("charfolio.generation.backends.plugin_names", plugins.plugin_names)
+    config = validate({"generation": {"backend": "stable-cascade"}}, "config", "my.yaml")
+    check_config(config, "my.yaml")  # no error

@@ -13,7 +13,7 @@ from charfolio.core import tables
 from charfolio.story import StoryboardSettings, StoryError, evaluate_storyboard, render_storyboard
 from charfolio.story.frames import Frame, StoryFrames, write_frames
 
-from .test_identity import astronaut_variants, lfw_face
+from .test_metrics import astronaut_variants, lfw_face
 
 pytest.importorskip("dlib")
 

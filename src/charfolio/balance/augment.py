@@ -228,7 +228,7 @@ def augment_tier(
     `balance_table` holds BALANCE rows for the tier's images (`analyze_balance` on its
     manifest); `faces_path` (optional) lets crops count the other faces they keep;
     `frame_captions` also writes each original's framing into its caption; with `token` and
-    `class_word` the report lints every caption (`caption_lint.lint_captions`).
+    `class_word` the report lints every caption (`captions.lint.lint_captions`).
     """
     if link_mode not in LINK_MODES:
         raise ValueError(f"unknown link_mode {link_mode!r}; use one of {LINK_MODES}")

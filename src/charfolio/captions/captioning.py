@@ -5,7 +5,7 @@ have none, so a captioner (`captions.create_captioner`: the template, or a local
 transformers or llama.cpp) writes theirs. The shot type comes from the faces table's main
 box, so "{shot_type}" needs no second detector. Only images that passed the one-face gate
 are captioned (no other image can enter a tier), which keeps a VLM's work to those. Every
-caption is linted (`caption_lint.lint_caption`): identity words (hair, eyes, age, ...) that
+caption is linted (`captions.lint.lint_caption`): identity words (hair, eyes, age, ...) that
 compete with the trigger token are recorded per row and logged.
 """
 

@@ -10,7 +10,7 @@
 
 Model captioners describe the image; the caption is then `template` with that text as
 {description} (default "{token} {class_word}, {shot_type}, {description}"), so the token and
-class word lead every caption. Run `caption_lint.lint_caption` on the result: models name
+class word lead every caption. Run `captions.lint.lint_caption` on the result: models name
 hair colour and age readily, and those words compete with the token.
 
 The `captions` config section, as the backends read it (absent or null keys take these

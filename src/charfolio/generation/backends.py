@@ -76,8 +76,13 @@ def create_image_backend(
         if plugin is not None:
             _REGISTRY[name] = plugin
     if name not in _REGISTRY:
-        known = sorted({*_MODULES, *_REGISTRY, *plugin_names(PLUGIN_GROUP)})
         raise ValueError(
-            f"unknown generation backend {name!r}; use one of {known} ({REINSTALL_HINT})"
+            f"unknown generation backend {name!r}; use one of {image_backend_names()} "
+            f"({REINSTALL_HINT})"
         )
     return _REGISTRY[name](generation, model_cache)
+
+
+def image_backend_names() -> list[str]:
+    """Every generation.backend a config may name: built in, registered, or a plugin's."""
+    return sorted({*_MODULES, *_REGISTRY, *plugin_names(PLUGIN_GROUP)})

@@ -99,12 +99,16 @@ def base_model_factory(backend: str) -> type[BaseModelSource] | SourceFactory:
         if plugin is not None:
             _REGISTRY[backend] = plugin
     if backend not in _REGISTRY:
-        known = sorted({*_REGISTRY, *plugin_names(PLUGIN_GROUP)})
         raise ValueError(
             f"LoRA training needs a diffusion model: training.backend {backend!r} is not one of "
-            f"{known}; set training.backend to diffusers ({REINSTALL_HINT})"
+            f"{base_model_names()}; set training.backend to diffusers ({REINSTALL_HINT})"
         )
     return _REGISTRY[backend]
+
+
+def base_model_names() -> list[str]:
+    """Every training.backend a config may name: built in, registered, or a plugin's."""
+    return sorted({*_REGISTRY, *plugin_names(PLUGIN_GROUP)})
 
 
 def create_base_model(backend: str, options: Mapping[str, Any] | None = None) -> BaseModelSource:

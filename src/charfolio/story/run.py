@@ -3,8 +3,8 @@
 run_storyboard: the renderer for a mode and the CLIP scorer, then render_storyboard.
 run_evaluation: the face detector and the CLIP scorer, then evaluate_storyboard.
 
-The renderer is the model the character's LoRA was trained on (charfolio.generation.
-lora_render), with the LoRA of render.lora plus render.extra_loras (from render.loras_file,
+The renderer is the model the character's LoRA was trained on (charfolio.lora.
+render), with the LoRA of render.lora plus render.extra_loras (from render.loras_file,
 through charfolio.lora.registry.LoraRegistry) in simple and reference_guided modes, and no LoRA in
 baseline mode. reference_guided adds the IP-Adapter (and the ControlNet when configured).
 """
