@@ -51,7 +51,7 @@ def test_editing_a_module_reruns_the_scripts_that_import_it_only(package):
 @pytest.mark.parametrize(
     ("script", "backend"),
     [
-        ("generate_images", "demo/tiny.py"),  # generation/backends.py's _MODULES
+        ("generate_images", "demo/tiny.py"),  # a charfolio.image_backends entry point
         ("detect_faces", "faces/dlib_backend.py"),  # faces/detector.py's _MODULES
         ("embed_images", "embed/colour_layout.py"),  # embed/base.py's _MODULES
         ("make_scenarios", "scenarios/llama.py"),  # scenarios' _BACKENDS (module, class)
@@ -62,6 +62,17 @@ def test_a_backend_imported_by_its_name_counts(package, script, backend):
     before = _digests(script)
     _edit(package / backend)
     assert _digests(script) != before
+
+
+def test_a_package_data_file_counts(package):
+    """The tiny ViT's architecture is a JSON file its (entry-point) module reads."""
+    before = _digests("embed_images", "make_scenarios")
+    config = package / "demo" / "data" / "charfolio-tiny-vit.json"
+    config.write_text(config.read_text().replace("32", "33", 1))
+    _clear_caches()
+    after = _digests("embed_images", "make_scenarios")
+    assert after["embed_images"] != before["embed_images"]
+    assert after["make_scenarios"] == before["make_scenarios"]
 
 
 def test_imports_inside_functions_and_relative_imports_count(package, tmp_path):

@@ -2,9 +2,11 @@
 
 Snakemake reruns a job when its params change, but it does not notice edits to the modules
 its script imports. Each rule therefore passes `code_digest(script)` as a param: a SHA-256
-over the script and every charfolio module it can import, found by reading their imports
-(at any depth, inside functions too). Editing a stage's code changes the digest of exactly
-the scripts that import it, so those rules rerun and nothing else does.
+over the script, every charfolio module it can import, found by reading their imports (at
+any depth, inside functions too), and the `data/` files of the packages among them. Editing
+a module changes the digest of the scripts that can import it, so those rules rerun and the
+others do not. "Can import" is generous (a package's lazy exports and a registry's backends
+count, used or not), so an edit may rerun a stage that would not have changed: the safe side.
 
 Registries import backends by name (`importlib.import_module("charfolio...")`), so a
 string literal naming an existing charfolio module counts as an import: a backend a config
@@ -48,7 +50,9 @@ def _digest(script: Path) -> str:
         ) from error
     digest = hashlib.sha256()
     parts = [(f"script:{script.name}", source)]
-    parts += [(name, _source(name)) for name in script_modules(script)]
+    modules = script_modules(script)
+    parts += [(name, _source(name)) for name in modules]
+    parts += _package_data(modules)
     for name, data in sorted(parts):
         for chunk in (name.encode(), data):
             # Length-prefixed, so no two different part lists hash the same bytes.
@@ -69,6 +73,20 @@ def script_modules(script: str | os.PathLike[str]) -> list[str]:
         seen.add(name)
         pending.extend(_module_imports(name) - seen)
     return sorted(seen)
+
+
+def _package_data(modules: list[str]) -> list[tuple[str, bytes]]:
+    """The files of the `data/` folder of each package among `modules` (e.g. a demo model's
+    config): code reads them, so editing one reruns what reads its package."""
+    parts = []
+    for name in modules:
+        file = module_file(name)
+        data = file.parent / "data" if file is not None and file.name == "__init__.py" else None
+        if data is not None and data.is_dir():
+            for path in sorted(p for p in data.rglob("*") if p.is_file()):
+                relative = path.relative_to(package_root()).as_posix()
+                parts.append((f"data:{relative}", path.read_bytes()))
+    return parts
 
 
 @functools.cache
