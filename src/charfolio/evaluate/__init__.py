@@ -11,7 +11,7 @@ checkpoint_page.py    the report's HTML page
 checkpoint_report.py  checkpoint_report.html, .json and .parquet
 """
 
-from charfolio.evaluate.checkpoint_page import SECTIONS
+from charfolio.evaluate.checkpoint_page import CHECKPOINT_REPORT_SECTIONS
 from charfolio.evaluate.checkpoint_report import write_checkpoint_report
 from charfolio.evaluate.checkpoints import LoraCheckpoint, list_checkpoints
 from charfolio.evaluate.ranking import (
@@ -40,10 +40,10 @@ from charfolio.evaluate.suite import (
 )
 
 __all__ = [
+    "CHECKPOINT_REPORT_SECTIONS",
     "CHECKPOINT_SCORES",
     "DEFAULT_RANKING_WEIGHTS",
     "RANKING_METRICS",
-    "SECTIONS",
     "SUITE",
     "SUITE_CATEGORIES",
     "CheckpointRenderer",

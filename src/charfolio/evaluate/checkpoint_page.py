@@ -29,7 +29,7 @@ from charfolio.evaluate.scoring import (
 from charfolio.evaluate.suite import SuitePrompt
 
 # Section ids are stable: links into the report and the tests rely on them.
-SECTIONS: tuple[tuple[str, str], ...] = (
+CHECKPOINT_REPORT_SECTIONS: tuple[tuple[str, str], ...] = (
     ("summary", "Summary"),
     ("ranking", "Checkpoint ranking"),
     ("categories", "Scores by category"),
@@ -332,7 +332,7 @@ def render_page(
     }
     body = "".join(
         f'<section id="{sid}"><h2>{escape(title)}</h2>{builders[sid]()}</section>'
-        for sid, title in SECTIONS
+        for sid, title in CHECKPOINT_REPORT_SECTIONS
     )
     facts = [
         ("LoRAs", ", ".join(r.lora for r in runs)),
@@ -342,7 +342,9 @@ def render_page(
                      for c in categories)),
     ]  # fmt: skip
     items = "".join(f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>" for k, v in facts)
-    nav = "".join(f'<a href="#{sid}">{escape(title)}</a>' for sid, title in SECTIONS)
+    nav = "".join(
+        f'<a href="#{sid}">{escape(title)}</a>' for sid, title in CHECKPOINT_REPORT_SECTIONS
+    )
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'

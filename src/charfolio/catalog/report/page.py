@@ -21,7 +21,7 @@ from charfolio.curate.selection import REJECT_REASONS, STAGES
 PathLike = str | os.PathLike[str]
 
 # Section ids are stable: links into the report and the tests rely on them.
-SECTIONS: tuple[tuple[str, str], ...] = (
+CURATION_REPORT_SECTIONS: tuple[tuple[str, str], ...] = (
     ("summary", "Summary"),
     ("funnel", "Selection funnel"),
     ("quality", "Quality scores"),
@@ -146,7 +146,9 @@ def _header(d: ReportData) -> str:
         ("tiers", tiers),
     ]
     items = "".join(f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>" for k, v in facts)
-    nav = "".join(f'<a href="#{sid}">{escape(title)}</a>' for sid, title in SECTIONS)
+    nav = "".join(
+        f'<a href="#{sid}">{escape(title)}</a>' for sid, title in CURATION_REPORT_SECTIONS
+    )
     return (
         f'<header><div class="wrap"><p class="kicker">charfolio curation report</p>'
         f"<h1>{escape(d.character)}</h1><dl>{items}</dl></div></header>"
@@ -280,7 +282,7 @@ def render(
     }
     body = "".join(
         f'<section id="{sid}"><h2>{escape(title)}</h2>{builders[sid]()}</section>'
-        for sid, title in SECTIONS
+        for sid, title in CURATION_REPORT_SECTIONS
     )
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
