@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from charfolio.catalog.report import SECTIONS, write_report
+from charfolio.catalog.report import CURATION_REPORT_SECTIONS, write_report
 
 from .catalog_data import build_results
 from .chromium_support import run_chromium
@@ -58,7 +58,7 @@ def _parse(html: str) -> _Ids:
 
 def test_every_section_in_order(report: Path) -> None:
     parsed = _parse(report.read_text())
-    assert parsed.sections == [sid for sid, _ in SECTIONS]
+    assert parsed.sections == [sid for sid, _ in CURATION_REPORT_SECTIONS]
     assert parsed.svgs == 6  # funnel, three histograms, seeds, clusters
 
 
@@ -128,7 +128,7 @@ def test_explicit_paths_and_a_missing_image(results: Path, tmp_path: Path) -> No
     out = _bob_report_over(results, images, tmp_path / "bob.html")
     html = out.read_text()
     assert '<div class="missing">missing</div>' in html
-    assert _parse(html).sections == [sid for sid, _ in SECTIONS]
+    assert _parse(html).sections == [sid for sid, _ in CURATION_REPORT_SECTIONS]
 
 
 def _header_bomb_png(width: int, height: int) -> bytes:
@@ -172,10 +172,10 @@ def test_errors_name_the_file(results: Path, tmp_path: Path) -> None:
 def test_renders_in_headless_chromium(report: Path, tmp_path: Path) -> None:
     dom = run_chromium(report, tmp_path / "profile", "--dump-dom").stdout
     parsed = _parse(dom)
-    assert parsed.sections == [sid for sid, _ in SECTIONS]
+    assert parsed.sections == [sid for sid, _ in CURATION_REPORT_SECTIONS]
     assert parsed.svgs == 6
     assert len(parsed.images) == len(_parse(report.read_text()).images)
-    for sid, title in SECTIONS:
+    for sid, title in CURATION_REPORT_SECTIONS:
         assert re.search(rf'<section id="{sid}"><h2>{re.escape(title)}</h2>', dom)
 
 

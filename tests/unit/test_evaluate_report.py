@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 
 from charfolio.core import tables
-from charfolio.evaluate import SECTIONS, build_suite, evaluate_lora, write_suite
+from charfolio.evaluate import CHECKPOINT_REPORT_SECTIONS, build_suite, evaluate_lora, write_suite
 from charfolio.evaluate.checkpoint_report import write_checkpoint_report
 from charfolio.evaluate.ranking import CATEGORY_SCORES
 
@@ -129,7 +129,7 @@ def _parse(html: str) -> _Page:
 def test_sections_ranking_and_grid(report: tuple[Path, dict]) -> None:
     html_path, result = report
     page = _parse(html_path.read_text())
-    assert page.sections == [sid for sid, _ in SECTIONS]
+    assert page.sections == [sid for sid, _ in CHECKPOINT_REPORT_SECTIONS]
     header, *rows = page.ranking
     assert header[:5] == ["rank", "LoRA", "checkpoint", "final", "score"]
     assert len(rows) == 5  # 3 epochs of tier_1, 2 of tier_2
@@ -201,7 +201,7 @@ def test_opens_in_headless_chromium(report: tuple[Path, dict], tmp_path: Path) -
     html_path, _ = report
     dom = run_chromium(html_path, tmp_path / "profile", "--dump-dom").stdout
     page = _parse(dom)
-    assert page.sections == [sid for sid, _ in SECTIONS]
+    assert page.sections == [sid for sid, _ in CHECKPOINT_REPORT_SECTIONS]
     header, *rows = page.ranking
     assert header[:3] == ["rank", "LoRA", "checkpoint"] and len(rows) == 5
     assert rows[0][2] == "epoch-0003"
