@@ -9,7 +9,7 @@ import pytest
 import yaml
 from PIL import Image
 
-from charfolio.evaluate import CHECKPOINT_SCORES, SECTIONS
+from charfolio.evaluate import CHECKPOINT_REPORT_SECTIONS, CHECKPOINT_SCORES
 
 from .conftest import config_path, planned_jobs, snakemake
 
@@ -47,7 +47,7 @@ def test_demo_checkpoint_report(workdir):
     report = json.loads((root / "checkpoint_report.json").read_text())
     assert [r["rank"] for r in report["ranking"]] == [1, 2]
     html = (root / "checkpoint_report.html").read_text()
-    for sid, _ in SECTIONS:
+    for sid, _ in CHECKPOINT_REPORT_SECTIONS:
         assert f'<section id="{sid}">' in html
     assert 'href="checkpoints/demo_tiny/tier_10/images/epoch-0001/close_up_01.png"' in html
     assert (root / "logs" / "render_checkpoints" / "demo_tiny_tier_10.log").is_file()
