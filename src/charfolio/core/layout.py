@@ -39,6 +39,17 @@ STORYBOARD = "storyboard.json"  # of a board folder (story/{story}, ablation/{st
 CONTACT_SHEET = "contact_sheet.png"
 EVALUATION = "evaluation.json"
 
+# The human review files (config, not results: users commit them beside their config), one pair
+# per character in the config's review_dir: decisions are an input of select_images, ratings
+# of the ablation and checkpoint reports.
+def review_file(review_dir: str, character: Part) -> str:
+    return f"{review_dir}/{character}.csv"
+
+
+def ratings_file(review_dir: str, character: Part) -> str:
+    return f"{review_dir}/{character}_ratings.csv"
+
+
 # A tier folder's name: tier_{n}, or its copy tier_{n}_{variant} (balanced, refined).
 TIER_VARIANTS = ("tier", "balanced", "refined")
 _TIER_FOLDER = re.compile(r"tier_(?P<n>[0-9]+)")

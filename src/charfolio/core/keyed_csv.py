@@ -1,0 +1,144 @@
+"""A small CSV file people edit and a program updates: one row per `file`, a fixed header.
+
+The human review files (decisions and ratings) are such files. They are read strictly
+(the header exactly, one row per file, each problem named with the file and line number, as
+an editor shows it) and updated under a lock with a whole-file atomic replace, so two
+writers (two browser tabs, two review servers) never lose each other's rows and a reader
+never sees half a file. Rows are written sorted by file, so the file diffs well in git.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import fcntl
+import io
+import os
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+
+from charfolio.core.atomic import atomic_path
+
+KEY = "file"
+Row = dict[str, str]
+
+
+class CsvFileError(ValueError):
+    """A keyed CSV file that cannot be used as it is; the message names the file and line."""
+
+
+def read_keyed_csv(
+    path: str | os.PathLike[str],
+    columns: Sequence[str],
+    check_row: Callable[[Row], str | None] = lambda row: None,
+) -> dict[str, tuple[int, Row]]:
+    """file -> (line number, row); a missing file is an empty mapping.
+
+    `check_row` returns a problem with the row (or None). Every problem of the file is
+    collected and raised at once, one per line, as `path line N: problem`.
+    """
+    source = Path(path)
+    try:
+        text = source.read_text(encoding="utf-8-sig")  # a BOM from a spreadsheet is fine
+    except FileNotFoundError:
+        return {}
+    except (OSError, UnicodeDecodeError) as error:
+        raise CsvFileError(f"{source}: cannot be read as UTF-8 text ({error})") from None
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header = next(reader, None)
+    if header is None:
+        return {}  # an empty file: no rows yet
+    if [h.strip() for h in header] != list(columns):
+        raise CsvFileError(
+            f"{source} line 1: the header is {','.join(header)!r}; it must be exactly "
+            f"{','.join(columns)!r}"
+        )
+    rows: dict[str, tuple[int, Row]] = {}
+    problems: list[str] = []
+    for cells in reader:
+        line = reader.line_num
+        if not any(c.strip() for c in cells):
+            continue  # blank lines are allowed
+        if len(cells) != len(columns):
+            problems.append(f"line {line}: {len(cells)} fields, the header has {len(columns)}")
+            continue
+        row = {c: v.strip() for c, v in zip(columns, cells, strict=True)}
+        problem = _key_problem(row[KEY]) or check_row(row)
+        if problem is None and row[KEY] in rows:
+            problem = f"{row[KEY]!r} is also on line {rows[row[KEY]][0]}; keep one row per file"
+        if problem is not None:
+            problems.append(f"line {line}: {problem}")
+            continue
+        rows[row[KEY]] = (line, row)
+    if problems:
+        shown = "\n".join(f"  {source} {p}" for p in problems[:20])
+        more = f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else ""
+        raise CsvFileError(f"{source} has {len(problems)} bad row(s):\n{shown}{more}")
+    return rows
+
+
+def _key_problem(file: str) -> str | None:
+    """A file key is a relative POSIX path inside the character's results."""
+    if not file:
+        return "the file column is empty"
+    if file.startswith("/") or "\\" in file or ".." in file.split("/"):
+        return f"file {file!r} is not a relative path inside the character's results"
+    return None
+
+
+def write_keyed_csv(
+    path: str | os.PathLike[str], columns: Sequence[str], rows: Mapping[str, Row]
+) -> None:
+    """All rows, sorted by file, replacing the file atomically."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(columns)
+    for key in sorted(rows):
+        writer.writerow([rows[key].get(c, "") for c in columns])
+    with atomic_path(path, shared=True) as tmp:
+        tmp.write_text(buffer.getvalue(), encoding="utf-8")
+
+
+@contextlib.contextmanager
+def folder_flock(folder: Path) -> Iterator[None]:
+    """An exclusive flock(2) on the folder itself: no lock file is left beside the CSVs,
+    and the kernel drops the lock when the holder exits, however it exits."""
+    folder.mkdir(parents=True, exist_ok=True)
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def update_keyed_csv(
+    path: str | os.PathLike[str],
+    columns: Sequence[str],
+    changes: Mapping[str, Row | None],
+    check_row: Callable[[Row], str | None] = lambda row: None,
+) -> dict[str, Row]:
+    """Apply `changes` (file -> new row, or None to remove it) to the file as it is now.
+
+    Read, change and write happen under the folder's lock, so concurrent updates of other
+    rows are kept. The changed rows are checked like rows read from the file. Returns all
+    rows after the change.
+    """
+    target = Path(path)
+    for key, row in changes.items():
+        if row is None:
+            continue
+        problem = _key_problem(key) or check_row(row)
+        if problem is None and row.get(KEY) != key:
+            problem = f"row for {key!r} names file {row.get(KEY)!r}"
+        if problem is not None:
+            raise CsvFileError(f"{target}: refused change: {problem}")
+    with folder_flock(target.parent):
+        current = {k: row for k, (_, row) in read_keyed_csv(target, columns, check_row).items()}
+        for key, row in changes.items():
+            if row is None:
+                current.pop(key, None)
+            else:
+                current[key] = {c: str(row.get(c, "") or "") for c in columns}
+        write_keyed_csv(target, columns, current)
+    return current
