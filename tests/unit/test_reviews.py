@@ -405,3 +405,23 @@ def test_validate_names_a_bad_review_file_line(tmp_path: Path, monkeypatch, caps
     )
     assert main(argv) == 2
     assert "demo_ratings.csv line 2: rating '7'" in capsys.readouterr().err
+
+
+def test_a_review_file_that_is_no_regular_file_or_text_is_refused(tmp_path: Path) -> None:
+    import os
+
+    fifo = tmp_path / "fifo.csv"
+    os.mkfifo(fifo)
+    with pytest.raises(ReviewFileError, match="fifo.csv: cannot be read .*not a regular file"):
+        read_decisions(fifo)  # before: blocked for ever waiting for a writer
+    (tmp_path / "folder.csv").mkdir()
+    with pytest.raises(ReviewFileError, match="folder.csv: cannot be read"):
+        read_decisions(tmp_path / "folder.csv")
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes(HEADER.encode() + "images/a.png,reject,caf\xe9,,,\n".encode("latin-1"))
+    with pytest.raises(ReviewFileError, match="latin.csv: cannot be read as UTF-8"):
+        read_decisions(latin)
+    windows = tmp_path / "windows.csv"
+    text = "\ufeff" + HEADER + 'images/a.png,reject,"two\nlines",,,\n'
+    windows.write_bytes(text.replace("\n", "\r\n").encode())  # as Excel saves it
+    assert read_decisions(windows)["images/a.png"].note == "two\nlines"

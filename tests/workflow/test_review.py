@@ -101,3 +101,15 @@ def test_decisions_rerun_selection_only_and_change_tiers(workdir: Path, tmp_path
     path.unlink()
     snakemake(workdir, "curate_characters", *args)
     assert read_selection(paths.selection).members == before.members
+
+
+def test_a_malformed_review_file_fails_before_any_job(workdir: Path, tmp_path: Path) -> None:
+    reviews = tmp_path / "reviews"
+    reviews.mkdir()
+    (reviews / "demo.csv").write_text(
+        "file,decision,note,reviewer,reviewed_at,sha256\nimages/seed_1234/a.png,keep,,,,\n"
+    )
+    args = ("--configfile", config_path("demo.yaml"), "--config", f"review_dir={reviews}")
+    dry = snakemake(workdir, "-n", "curate_characters", *args, check=False)
+    assert dry.returncode != 0
+    assert f"{reviews}/demo.csv line 2: decision 'keep' is not one of" in dry.stdout + dry.stderr

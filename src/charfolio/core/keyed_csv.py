@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 from charfolio.core.atomic import atomic_path
+from charfolio.core.regular_file import open_regular
 
 KEY = "file"
 Row = dict[str, str]
@@ -39,11 +40,13 @@ def read_keyed_csv(
     """
     source = Path(path)
     try:
-        text = source.read_text(encoding="utf-8-sig")  # a BOM from a spreadsheet is fine
+        with open_regular(source) as stream:  # a FIFO or device is refused, not waited on
+            text = stream.read().decode("utf-8-sig")  # a BOM from a spreadsheet is fine
     except FileNotFoundError:
         return {}
     except (OSError, UnicodeDecodeError) as error:
         raise CsvFileError(f"{source}: cannot be read as UTF-8 text ({error})") from None
+    text = text.replace("\r\n", "\n")  # saved on Windows
     reader = csv.reader(io.StringIO(text, newline=""))
     header = next(reader, None)
     if header is None:
