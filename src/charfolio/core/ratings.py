@@ -13,6 +13,7 @@ metrics (specs/003: people rate storyboards 1-5).
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import os
 import re
@@ -44,6 +45,11 @@ def rating_problem(row: Row) -> str | None:
         return f"rating {row['rating']!r} is not a whole number from 1 to 5"
     if row["sha256"] and not _SHA256.fullmatch(row["sha256"]):
         return f"sha256 {row['sha256']!r} is not 64 lowercase hex digits (or empty)"
+    if row["rated_at"]:
+        try:
+            dt.datetime.fromisoformat(row["rated_at"].replace("Z", "+00:00"))
+        except ValueError:
+            return f"rated_at {row['rated_at']!r} is not an ISO 8601 time"
     return None
 
 
