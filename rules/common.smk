@@ -12,7 +12,7 @@ from charfolio.config_checks import check_config
 from charfolio.generation.distribution import seed_group_count
 from charfolio.embed.stream import embedding_name
 from charfolio.core.folder_listing import list_folder
-from charfolio.core.layout import Results, board_name
+from charfolio.core.layout import Results, board_name, ratings_file
 from charfolio.scenarios.llama_resources import llama_gpus, llama_mem_mb
 from charfolio.lora.presets import resolve_preset
 from charfolio.story.settings import (
@@ -101,12 +101,20 @@ def caption_fields(wildcards):
 
 # Folders as params are functions: the lint takes a string that prefixes files for a file.
 def character_root(wildcards):
-    """results/{character}/: the image tables' `file`s are relative to it."""
+    """results/{character}/: the image tables' `file`s and the ratings' keys are relative
+    to it."""
     return results.character(wildcards.character).root
 
 
 def results_root(wildcards):
     return results.root
+
+
+def ratings_input(wildcards):
+    """The character's ratings file, an input only once it exists: writing, changing or
+    removing it reruns the reports that show ratings, never what they read."""
+    path = ratings_file(config["review_dir"], wildcards.character)
+    return {"ratings": path} if Path(path).is_file() else {}
 
 
 def embedding_files(wildcards):
