@@ -70,7 +70,7 @@ def write_checkpoint_report(
     run_ratings = {run.lora: _run_rating(run, rated) for run in runs}
     html = render_page(
         character, runs, prompts, summary, ranking, weights, out_html.parent, thumb_size,
-        run_ratings,
+        run_ratings=run_ratings,
     )  # fmt: skip
     write_text_atomic(out_html, html)
     result = {
