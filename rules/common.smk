@@ -12,7 +12,8 @@ from charfolio.config_checks import check_config
 from charfolio.generation.distribution import seed_group_count
 from charfolio.embed.stream import embedding_name
 from charfolio.core.folder_listing import list_folder
-from charfolio.core.layout import Results, board_name, review_file
+from charfolio.core.layout import Results, board_name, ratings_file, review_file
+from charfolio.core.ratings import read_ratings
 from charfolio.curate.decisions import read_decisions
 from charfolio.scenarios.llama_resources import llama_gpus, llama_mem_mb
 from charfolio.lora.presets import resolve_preset
@@ -25,6 +26,9 @@ from charfolio.story.settings import (
 # The files in the order they were merged: the Snakefile's configfile, then --configfile's.
 _files = sorted(workflow.configfiles, key=lambda f: f in workflow.overwrite_configfiles)
 _config_source = f"the workflow config ({' + '.join(map(str, _files))})"
+# The Snakefile's own config file; a report names it (not the --configfile list, which
+# would rerun the report whenever another override file is passed).
+main_configfile = str(_files[0])
 validate(config, "config", _config_source)
 # What the schema cannot express (tier floors, training tiers, presets, stories), shared
 # with `charfolio validate`: a config that would fail after generation fails here.
@@ -102,12 +106,24 @@ def caption_fields(wildcards):
 
 # Folders as params are functions: the lint takes a string that prefixes files for a file.
 def character_root(wildcards):
-    """results/{character}/: the image tables' `file`s are relative to it."""
+    """results/{character}/: the image tables' `file`s and the ratings' keys are relative
+    to it."""
     return results.character(wildcards.character).root
 
 
 def results_root(wildcards):
     return results.root
+
+
+def ratings_input(wildcards):
+    """The character's ratings file, an input only once it exists: writing, changing or
+    removing it reruns the reports that show ratings, never what they read. A malformed
+    file fails here, before any job."""
+    path = ratings_file(config["review_dir"], wildcards.character)
+    if not Path(path).exists():
+        return {}
+    read_ratings(path)
+    return {"ratings": path}
 
 
 def embedding_files(wildcards):

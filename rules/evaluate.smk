@@ -67,6 +67,7 @@ rule render_checkpoints:
 rule write_checkpoint_report:
     input:
         unpack(checkpoint_runs),
+        unpack(ratings_input),
         suite=pattern.checkpoint_suite,
     output:
         html=report(
@@ -89,6 +90,7 @@ rule write_checkpoint_report:
         runtime=30,
     params:
         ranking_weights=lookup(dpath="evaluation/ranking_weights", within=config),
+        character_root=character_root,
         code=script_code("write_checkpoint_report"),
     script:
         "../workflow/scripts/write_checkpoint_report.py"

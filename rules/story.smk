@@ -101,6 +101,7 @@ rule evaluate_storyboard:
 rule tabulate_ablation:
     input:
         unpack(ablation_boards),
+        unpack(ratings_input),
     output:
         table=pattern.ablation_table,
         html=report(
@@ -118,6 +119,7 @@ rule tabulate_ablation:
         mem_mb=2000,
         runtime=10,
     params:
+        character_root=character_root,
         code=script_code("tabulate_ablation"),
     script:
         "../workflow/scripts/tabulate_ablation.py"

@@ -16,6 +16,7 @@ import pytest
 from PIL import Image
 
 from charfolio.catalog.report import CURATION_REPORT_SECTIONS, write_report
+from charfolio.catalog.report.page import REVIEW_URL
 
 from .catalog_data import build_results
 from .chromium_support import run_chromium
@@ -68,9 +69,28 @@ def test_self_contained(report: Path) -> None:
     assert "@import" not in html
     assert not re.search(r"""url\(\s*['"]?(?!data:)""", html)
     for attr in re.findall(r"""\b(?:src|href)="([^"]*)\"""", html):
-        assert attr.startswith(("data:image/jpeg;base64,", "#")), attr
-    # the only URL is the SVG namespace, which is an identifier and never fetched
-    assert set(re.findall(r"https?://[^\s\"'<>)]+", html)) == {"http://www.w3.org/2000/svg"}
+        assert attr.startswith(("data:image/jpeg;base64,", "#")) or attr == REVIEW_URL, attr
+    # the other URLs: the SVG namespace, an identifier never fetched, and the link to the local
+    # review page, followed only when clicked
+    assert set(re.findall(r"https?://[^\s\"'<>)]+", html)) == {
+        "http://www.w3.org/2000/svg",
+        REVIEW_URL,
+    }
+
+
+def test_review_section_says_how_to_review(results: Path, tmp_path: Path) -> None:
+    html = write_report(
+        results / "alice", tmp_path / "r.html", review_configs=["config/config.yaml", "my.yaml"]
+    ).read_text()
+    section = html.split('<section id="review">')[1].split("</section>")[0]
+    assert (
+        "<code>charfolio review --config config/config.yaml --config my.yaml "
+        "--character alice</code>" in section
+    )
+    assert f'<a href="{REVIEW_URL}">' in section and "token" in section
+    assert "<code>{review_dir}/alice.csv</code>" in section and "selection" in section
+    assert "accept" in section and "reject" in section and "star" in section
+    assert '<a href="#review">Review</a>' in html  # in the table of contents
 
 
 def test_thumbnails_are_small_jpegs(report: Path) -> None:

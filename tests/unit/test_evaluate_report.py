@@ -16,6 +16,7 @@ import pytest
 from PIL import Image
 
 from charfolio.core import tables
+from charfolio.core.ratings import Rating, file_sha256, update_ratings
 from charfolio.evaluate import CHECKPOINT_REPORT_SECTIONS, build_suite, evaluate_lora, write_suite
 from charfolio.evaluate.checkpoint_report import write_checkpoint_report
 from charfolio.evaluate.ranking import CATEGORY_SCORES
@@ -172,6 +173,43 @@ def test_per_category_tables_and_missing_identity(report: tuple[Path, dict]) -> 
     saved = json.loads((html_path.parent / "checkpoint_report.json").read_text())
     assert [r["rank"] for r in saved["ranking"]] == [1, 2, 3, 4, 5]
     assert len(saved["suite"]) == 4 and set(saved["runs"]) == {"p/tier_1", "p/tier_2"}
+
+
+def test_ratings_beside_the_metrics(results: Path, tmp_path: Path) -> None:
+    run = results / "checkpoints" / "p" / "tier_1"
+    renders = pq.read_table(run / "scores.parquet").to_pylist()
+    first = [r for r in renders if r["checkpoint"] == "epoch-0001"]
+    keys = [f"checkpoints/p/tier_1/{r['file']}" for r in first]
+    ratings = tmp_path / "demo_ratings.csv"
+    update_ratings(ratings, {
+        keys[0]: Rating(keys[0], 5, sha256=file_sha256(results / keys[0])),
+        keys[1]: Rating(keys[1], 2),
+        keys[2]: Rating(keys[2], 1, sha256="0" * 64),  # an earlier render: left out
+    })  # fmt: skip
+    scores = [results / "checkpoints" / "p" / f"tier_{n}" / "scores.parquet" for n in (1, 2)]
+    out = tmp_path / "report"
+    out.mkdir()
+    result = write_checkpoint_report(
+        scores, results / "checkpoints" / "suite.parquet", out / "checkpoint_report.html",
+        out_table=out / "scores.parquet", ratings=ratings, character_root=results,
+    )  # fmt: skip
+    rating = ("rating_mean", "rating_count", "rating_stale")
+    assert [result["runs"]["p/tier_1"][k] for k in rating] == [3.5, 2, 1]
+    assert [result["runs"]["p/tier_2"][k] for k in rating] == [None, 0, 0]
+    ranked = {(r["lora"], r["checkpoint"]): r for r in result["ranking"]}
+    assert ranked[("p/tier_1", "epoch-0001")]["rating_mean"] == 3.5
+    assert ranked[("p/tier_1", "epoch-0002")]["rating_mean"] is None
+    by_category = {
+        r["category"]: [r[k] for k in rating]
+        for r in pq.read_table(out / "scores.parquet").to_pylist()
+        if r["lora"] == "p/tier_1" and r["checkpoint"] == "epoch-0001"
+    }
+    per_category = [by_category[r["category"]] for r in first[:3]]
+    assert by_category["all"] == [3.5, 2, 1] and per_category[0][1] >= 1
+    html = (out / "checkpoint_report.html").read_text()
+    row = next(r for r in _parse(html).ranking if r[1:3] == ["p/tier_1", "epoch-0001"])
+    assert row[-1] == "3.50 (2)"
+    assert "· rated 3.50 (2)" in html  # the run's card: all its rated renders
 
 
 def test_only_relative_links_and_embedded_images(report: tuple[Path, dict]) -> None:

@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from charfolio.core import tables
+from charfolio.core.ratings import Rating, file_sha256, update_ratings
 from charfolio.story import StoryboardSettings, StoryError, evaluate_storyboard, render_storyboard
 from charfolio.story.frames import Frame, StoryFrames, write_frames
 
@@ -145,6 +146,26 @@ def test_ablation_table_and_page(tmp_path, detector, scorer):
     html = (tmp_path / "ablation.html").read_text()
     assert "storyboard ablation" in html and html.count("data:image/jpeg;base64,") == 2
     assert "face: frame 1 vs rest" in html and "no LoRA" in html
+    assert all(r["rating_mean"] is None and r["rating_count"] == 0 for r in rows)
+
+    # people's ratings of the simple board's frames: the mean of the current ones
+    frames = [f"ablation/walk/simple/frame_{i:02d}.png" for i in (1, 2, 3)]
+    ratings = tmp_path / "reviews" / "demo_ratings.csv"
+    update_ratings(ratings, {
+        frames[0]: Rating(frames[0], 5, sha256=file_sha256(tmp_path / frames[0])),
+        frames[1]: Rating(frames[1], 2),
+        frames[2]: Rating(frames[2], 1, sha256="0" * 64),  # an earlier render: left out
+    })  # fmt: skip
+    rows = tabulate_ablation(
+        evaluations, storyboards, tmp_path / "ablation.parquet", tmp_path / "ablation.html",
+        quiet, ratings=ratings, character_root=tmp_path,
+    )  # fmt: skip
+    assert [(r["rating_mean"], r["rating_count"], r["rating_stale"]) for r in rows] == [
+        (None, 0, 0), (3.5, 2, 1),
+    ]  # fmt: skip
+    assert pq.read_table(tmp_path / "ablation.parquet").to_pylist() == rows
+    html = (tmp_path / "ablation.html").read_text()
+    assert ">3.50 (2)</td>" in html and "1 rating(s) of an earlier render left out" in html
 
 
 def test_ablation_without_evaluations_says_what_to_configure(tmp_path):

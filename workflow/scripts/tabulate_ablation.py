@@ -10,4 +10,6 @@ with job_log(snakemake.log[0]) as log:
         snakemake.output.table,
         snakemake.output.html,
         log=log,
+        ratings=snakemake.input.get("ratings"),  # only when the ratings file exists
+        character_root=snakemake.params.character_root,
     )

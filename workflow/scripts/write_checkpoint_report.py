@@ -12,6 +12,8 @@ with job_log(snakemake.log[0]) as log:
         out_table=snakemake.output.table,
         character=snakemake.wildcards.character,
         ranking_weights=snakemake.params.ranking_weights,
+        ratings=snakemake.input.get("ratings"),  # only when the ratings file exists
+        character_root=snakemake.params.character_root,
     )
     best = result["ranking"][0]
     log(f"best checkpoint: {best['lora']} {best['checkpoint']} (score {best['score']:.3f})")

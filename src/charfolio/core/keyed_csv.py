@@ -47,20 +47,19 @@ def read_keyed_csv(
     except (OSError, UnicodeDecodeError) as error:
         raise CsvFileError(f"{source}: cannot be read as UTF-8 text ({error})") from None
     text = text.replace("\r\n", "\n")  # saved on Windows
-    reader = csv.reader(io.StringIO(text, newline=""))
-    header = next(reader, None)
+    records = _records(text, source)
+    header_line, header = next(((n, c) for n, c in records if _filled(c)), (0, None))
     if header is None:
         return {}  # an empty file: no rows yet
     if [h.strip() for h in header] != list(columns):
         raise CsvFileError(
-            f"{source} line 1: the header is {','.join(header)!r}; it must be exactly "
-            f"{','.join(columns)!r}"
+            f"{source} line {header_line}: the header is {','.join(header)!r}; it must be "
+            f"exactly {','.join(columns)!r}"
         )
     rows: dict[str, tuple[int, Row]] = {}
     problems: list[str] = []
-    for cells in reader:
-        line = reader.line_num
-        if not any(c.strip() for c in cells):
+    for line, cells in records:
+        if not _filled(cells):
             continue  # blank lines are allowed
         if len(cells) != len(columns):
             problems.append(f"line {line}: {len(cells)} fields, the header has {len(columns)}")
@@ -80,11 +79,34 @@ def read_keyed_csv(
     return rows
 
 
+def _filled(cells: Sequence[str]) -> bool:
+    return any(c.strip() for c in cells)
+
+
+def _records(text: str, source: Path) -> Iterator[tuple[int, list[str]]]:
+    """(line number where the row starts, cells): a quoted cell may span lines, and an
+    editor shows the row's first line. A line the csv module cannot parse is a CsvFileError."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    start = 1
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            raise CsvFileError(f"{source} line {start}: not CSV ({error})") from None
+        yield start, cells
+        start = reader.line_num + 1
+
+
 def _key_problem(file: str) -> str | None:
-    """A file key is a relative POSIX path inside the character's results."""
+    """A file key is a relative POSIX path inside the character's results, spelled one way
+    (no ".", ".." or empty parts), so it names the same image as the reports' keys."""
     if not file:
         return "the file column is empty"
-    if file.startswith("/") or "\\" in file or ".." in file.split("/"):
+    parts = file.split("/")
+    odd = "\\" in file or any(ord(c) < 32 for c in file)
+    if odd or any(part in ("", ".", "..") for part in parts):
         return f"file {file!r} is not a relative path inside the character's results"
     return None
 
@@ -128,20 +150,25 @@ def update_keyed_csv(
     rows after the change.
     """
     target = Path(path)
-    for key, row in changes.items():
-        if row is None:
-            continue
-        problem = _key_problem(key) or check_row(row)
-        if problem is None and row.get(KEY) != key:
-            problem = f"row for {key!r} names file {row.get(KEY)!r}"
+    # Written as they will be read back: every column, stripped, missing ones empty.
+    new = {
+        key: None if row is None else {c: str(row.get(c, "") or "").strip() for c in columns}
+        for key, row in changes.items()
+    }
+    for key, row in new.items():
+        problem = _key_problem(key)
+        if problem is None and row is not None:
+            problem = check_row(row)
+            if problem is None and row[KEY] != key:
+                problem = f"row for {key!r} names file {row[KEY]!r}"
         if problem is not None:
             raise CsvFileError(f"{target}: refused change: {problem}")
     with folder_flock(target.parent):
         current = {k: row for k, (_, row) in read_keyed_csv(target, columns, check_row).items()}
-        for key, row in changes.items():
+        for key, row in new.items():
             if row is None:
                 current.pop(key, None)
             else:
-                current[key] = {c: str(row.get(c, "") or "") for c in columns}
+                current[key] = row
         write_keyed_csv(target, columns, current)
     return current

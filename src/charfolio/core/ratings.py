@@ -13,11 +13,12 @@ metrics (specs/003: people rate storyboards 1-5).
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import os
 import re
-from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from charfolio.core.keyed_csv import Row, read_keyed_csv, update_keyed_csv
@@ -44,6 +45,11 @@ def rating_problem(row: Row) -> str | None:
         return f"rating {row['rating']!r} is not a whole number from 1 to 5"
     if row["sha256"] and not _SHA256.fullmatch(row["sha256"]):
         return f"sha256 {row['sha256']!r} is not 64 lowercase hex digits (or empty)"
+    if row["rated_at"]:
+        try:
+            dt.datetime.fromisoformat(row["rated_at"].replace("Z", "+00:00"))
+        except ValueError:
+            return f"rated_at {row['rated_at']!r} is not an ISO 8601 time"
     return None
 
 
@@ -74,15 +80,31 @@ def file_sha256(path: str | os.PathLike[str]) -> str:
     return digest.hexdigest()
 
 
+# A report's rating columns: the mean of the current ratings (None: unrated), how many, and
+# how many ratings of earlier renders were left out.
+RATING_FIELDS = ("rating_mean", "rating_count", "rating_stale")
+
+
 @dataclass(frozen=True)
 class MeanRating:
     mean: float | None  # None: no current rating
     count: int  # current ratings averaged
     stale: int  # ratings of an earlier render of these images, left out
 
+    def fields(self) -> dict[str, float | int | None]:
+        """The columns a report table and JSON carry (RATING_FIELDS)."""
+        return dict(zip(RATING_FIELDS, (self.mean, self.count, self.stale), strict=True))
+
+
+def _sha256_or_none(path: Path) -> str | None:
+    return file_sha256(path) if path.is_file() else None
+
 
 def mean_rating(
-    ratings: Mapping[str, Rating], files: Iterable[str], character_root: str | os.PathLike[str]
+    ratings: Mapping[str, Rating],
+    files: Iterable[str],
+    character_root: str | os.PathLike[str],
+    sha256_of: Callable[[Path], str | None] = _sha256_or_none,
 ) -> MeanRating:
     """The mean current rating of `files` (relative to the character root)."""
     root = Path(character_root)
@@ -91,9 +113,49 @@ def mean_rating(
         r = ratings.get(f)
         if r is None:
             continue
-        if r.sha256 and (not (root / f).is_file() or file_sha256(root / f) != r.sha256):
+        if r.sha256 and sha256_of(root / f) != r.sha256:
             stale += 1
             continue
         values.append(r.rating)
     mean = round(sum(values) / len(values), 2) if values else None
     return MeanRating(mean, len(values), stale)
+
+
+@dataclass
+class RatedImages:
+    """A character's ratings, for a report that averages them over groups of its images
+    (a board's frames, a checkpoint's renders); each image is hashed once."""
+
+    ratings: Mapping[str, Rating]
+    character_root: Path
+    _hashes: dict[Path, str | None] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def load(
+        cls, ratings_file: str | os.PathLike[str] | None, character_root: str | os.PathLike[str]
+    ) -> RatedImages:
+        """No ratings file (None, or not written yet): every group is unrated."""
+        ratings = {} if ratings_file is None else read_ratings(ratings_file)
+        return cls(ratings, Path(character_root))
+
+    def _sha256(self, path: Path) -> str | None:
+        if path not in self._hashes:
+            self._hashes[path] = _sha256_or_none(path)
+        return self._hashes[path]
+
+    def mean(self, files: Iterable[str]) -> MeanRating:
+        return mean_rating(self.ratings, files, self.character_root, self._sha256)
+
+    def key(self, path: str | os.PathLike[str]) -> str:
+        """The ratings key of an image: its path relative to the character root."""
+        return Path(os.path.relpath(path, self.character_root)).as_posix()
+
+
+def rating_text(fields: Mapping[str, object]) -> tuple[str, str]:
+    """(cell text, hover text) of a report's rating columns: "3.50 (4)", or "–" unrated."""
+    mean, count, stale = (fields.get(k) for k in RATING_FIELDS)
+    text = "–" if mean is None else f"{mean:.2f} ({count})"
+    hover = f"mean of {count} rating(s) 1-5" if mean is not None else "not rated"
+    if stale:
+        hover += f"; {stale} rating(s) of an earlier render left out"
+    return text, hover

@@ -18,6 +18,7 @@ from typing import Any
 from charfolio import __version__
 from charfolio.catalog.report.style import CSS
 from charfolio.catalog.report.thumbs import Thumbnails
+from charfolio.core.ratings import rating_text
 from charfolio.evaluate.checkpoint_runs import LoraRun
 from charfolio.evaluate.ranking import ALL, RANKING_METRICS, checkpoint_order
 from charfolio.evaluate.scoring import (
@@ -103,7 +104,12 @@ def _card(label: str, value: str, sub: str = "", cls: str = "") -> str:
     )
 
 
-def _summary(ranking: Sequence[Mapping[str, Any]], runs: Sequence[LoraRun], n_prompts: int) -> str:
+def _summary(
+    ranking: Sequence[Mapping[str, Any]],
+    runs: Sequence[LoraRun],
+    n_prompts: int,
+    run_ratings: Mapping[str, Mapping[str, Any]],
+) -> str:
     best = ranking[0]
     cards = [
         _card("best checkpoint", best["checkpoint"], f"{best['lora']} · score {best['score']:.2f}"),
@@ -113,9 +119,11 @@ def _summary(ranking: Sequence[Mapping[str, Any]], runs: Sequence[LoraRun], n_pr
     for run in runs:
         mine = [r for r in ranking if r["lora"] == run.lora]
         top = min(mine, key=lambda r: r["rank"])
-        cards.append(
-            _card(run.lora, top["checkpoint"], f"best of {len(mine)} · rank {top['rank']}")
-        )
+        sub = f"best of {len(mine)} · rank {top['rank']}"
+        rating = run_ratings.get(run.lora, {})
+        if rating.get("rating_mean") is not None:
+            sub += f" · rated {rating_text(rating)[0]}"
+        cards.append(_card(run.lora, top["checkpoint"], sub))
     warnings = []
     for run in runs:
         reason = run.record.get("identity_unavailable")
@@ -132,7 +140,8 @@ def _ranking(ranking: Sequence[Mapping[str, Any]], weights: Mapping[str, float])
     used = ranking[0]["metrics_used"] if ranking else []
     explain = ", ".join(f"{METRIC_TITLES[m]} {weights[m]:g}" for m in used) or "none"
     columns = [("rank", True), ("LoRA", False), ("checkpoint", False), ("final", False),
-               ("score", True), *((METRIC_TITLES[m], True) for m in RANKING_METRICS)]  # fmt: skip
+               ("score", True), *((METRIC_TITLES[m], True) for m in RANKING_METRICS),
+               ("rating", True)]  # fmt: skip
     best = {
         m: max((r[m] for r in ranking if r[m] is not None), default=None) for m in RANKING_METRICS
     }
@@ -149,14 +158,22 @@ def _ranking(ranking: Sequence[Mapping[str, Any]], weights: Mapping[str, float])
         body.append(
             f'<tr class="{"top" * (r["rank"] == 1)}">{_cell(r["rank"])}'
             f"{_cell(r['lora'], cls='')}{_cell(r['checkpoint'], cls='')}{_cell(r['final'], cls='')}"
-            f"{_cell(r['score'])}{metric_cells}</tr>"
+            f"{_cell(r['score'])}{metric_cells}{_rating_cell(r)}</tr>"
         )
     return (
         f'<p class="lead">Best first. The score is the weighted mean of each metric\'s rank '
         f"among the checkpoints (1 best, 0 worst; weights {escape(explain)}); see "
-        f'<a href="#method">how the scores are made</a>. Hover a value for its rank score.</p>'
+        f'<a href="#method">how the scores are made</a>. Hover a value for its rank score. '
+        "The rating is the mean of people's 1-5 ratings of the checkpoint's images (how many), "
+        "not part of the score.</p>"
         f'<table id="ranking-table">{_head(columns)}<tbody>{"".join(body)}</tbody></table>'
     )
+
+
+def _rating_cell(row: Mapping[str, Any]) -> str:
+    text, hover = rating_text(row)
+    cls = "num" + (" missing-value" if row.get("rating_mean") is None else "")
+    return f'<td class="{cls} rating" title="{escape(hover)}">{escape(text)}</td>'
 
 
 def _categories(
@@ -319,11 +336,12 @@ def render_page(
     weights: Mapping[str, float],
     report_dir: Path,
     thumb_size: int = 96,
+    run_ratings: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> str:
     categories = list(dict.fromkeys(p.category for p in suite))
     thumbs = Thumbnails(report_dir, thumb_size)
     builders = {
-        "summary": lambda: _summary(ranking, runs, len(suite)),
+        "summary": lambda: _summary(ranking, runs, len(suite), run_ratings or {}),
         "ranking": lambda: _ranking(ranking, weights),
         "categories": lambda: _categories(summary, categories, runs),
         "grid": lambda: _grid(runs, suite, report_dir, thumbs),

@@ -54,6 +54,11 @@ CATEGORY_SCORES = pa.schema(
         pa.field("identity_reason", pa.string(), nullable=True),  # why identity is missing
         pa.field("adherence", pa.float64(), nullable=False),
         pa.field("quality", pa.float64(), nullable=False),
+        # people's 1-5 ratings of these renders (core.ratings): mean of the current ones
+        # (None: unrated), how many, how many of an earlier render were left out
+        pa.field("rating_mean", pa.float64(), nullable=True),
+        pa.field("rating_count", pa.int32(), nullable=False),
+        pa.field("rating_stale", pa.int32(), nullable=False),
     ],
     metadata={"charfolio.table": "checkpoint_category_scores"},
 )

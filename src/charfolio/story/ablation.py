@@ -2,7 +2,8 @@
 
 One row per story and mode (tables.ABLATION) in results/{character}/ablation.parquet, and
 results/{character}/ablation.html: the same numbers (but render times) per story, side by
-side, with each storyboard's contact sheet, to read in a browser.
+side, with each storyboard's contact sheet, to read in a browser. Each row carries the mean
+of people's 1-5 ratings of its frames (the ratings file), empty when none is current.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from charfolio.catalog.report.style import CSS
 from charfolio.catalog.report.thumbs import Thumbnails
 from charfolio.core import tables
 from charfolio.core.atomic import write_text_atomic
+from charfolio.core.ratings import RatedImages, rating_text
 from charfolio.story.board_scores import read_storyboard
 from charfolio.story.frames import StoryError
 from charfolio.story.storyboard import STORY_MODES
@@ -31,6 +33,7 @@ COLUMNS = (  # (row key, header, what it means)
     ("frames_passed", "passed", "frames at or above the threshold"),
     ("diversity", "diversity", "mean pairwise CLIP image distance"),
     ("attempts", "renders", "renders including retries"),
+    ("rating_mean", "rating", "mean of people's 1-5 ratings of the frames (how many)"),
 )  # fmt: skip
 # Not in the page: seconds_per_frame (ablation.parquet has it). A time differs on every run,
 # and the page, like every artifact but the named time fields, is the same for the same inputs.
@@ -44,9 +47,10 @@ def ablation_row(
     evaluation_path: str | os.PathLike[str],
     storyboard_path: str | os.PathLike[str],
     page_dir: Path,
+    rated: RatedImages | None = None,
 ) -> dict[str, Any]:
     """The table row of one evaluated storyboard; `storyboard` links its folder from the
-    page's folder."""
+    page's folder; the rating is of the frames storyboard.json lists."""
     path, board = Path(evaluation_path), Path(storyboard_path)
     try:
         evaluation = json.loads(path.read_text(encoding="utf-8"))
@@ -56,6 +60,8 @@ def ablation_row(
         ) from error
     summary = read_storyboard(board)
     identity, adherence = evaluation["identity"], evaluation["prompt_adherence"]
+    rated = rated or RatedImages({}, page_dir)
+    rating = rated.mean(rated.key(board.parent / frame["file"]) for frame in summary["frames"])
     return {
         "character": evaluation["character"],
         "story": evaluation["story"],
@@ -76,6 +82,7 @@ def ablation_row(
         "seconds_per_frame": summary["seconds_per_frame"],
         "loras": _loras(summary),
         "storyboard": Path(os.path.relpath(board.parent, page_dir)).as_posix(),
+        **rating.fields(),
     }
 
 
@@ -90,14 +97,21 @@ def _fmt(value: Any) -> str:
 def _cell(row: Mapping[str, Any], key: str) -> str:
     if key in ("frames_with_face", "frames_passed"):
         return f"{row[key]}/{row['n_frames']}"
+    if key == "rating_mean":
+        return rating_text(row)[0]
     return _fmt(row[key])
+
+
+def _td(row: Mapping[str, Any], key: str) -> str:
+    hover = f' title="{escape(rating_text(row)[1])}"' if key == "rating_mean" else ""
+    return f'<td class="num" data-key="{key}"{hover}>{escape(_cell(row, key))}</td>'
 
 
 def _story_section(story: str, rows: Sequence[Mapping[str, Any]], thumbs: Thumbnails) -> str:
     head = "".join(f'<th class="num" title="{escape(t)}">{escape(h)}</th>' for _, h, t in COLUMNS)
     body = ""
     for row in rows:
-        cells = "".join(f'<td class="num">{escape(_cell(row, key))}</td>' for key, _, _ in COLUMNS)
+        cells = "".join(_td(row, key) for key, _, _ in COLUMNS)
         loras = escape(row["loras"] or "no LoRA")
         body += f"<tr><th>{escape(row['mode'])}</th><td>{loras}</td>{cells}</tr>"
     sheets = ""
@@ -148,9 +162,14 @@ def tabulate_ablation(
     out_table: str | os.PathLike[str],
     out_html: str | os.PathLike[str],
     log: Callable[[str], None] = print,
+    *,
+    ratings: str | os.PathLike[str] | None = None,
+    character_root: str | os.PathLike[str] | None = None,
 ) -> list[dict[str, Any]]:
     """Rows for every evaluated storyboard (`storyboards[i]` is the board `evaluations[i]`
-    scored), sorted by story then mode (baseline first)."""
+    scored), sorted by story then mode (baseline first). `ratings` is the character's ratings
+    file (None: not written yet), keyed by paths relative to `character_root` (default: the
+    page's folder)."""
     if not evaluations:
         raise StoryError("no storyboard evaluations to tabulate; configure story.stories")
     if len(storyboards) != len(evaluations):
@@ -159,7 +178,9 @@ def tabulate_ablation(
             f"storyboard.json of each evaluation, in the same order"
         )
     root = Path(out_html).parent  # the page links each board's contact sheet from here
-    rows = [ablation_row(e, s, root) for e, s in zip(evaluations, storyboards, strict=True)]
+    rated = RatedImages.load(ratings, root if character_root is None else character_root)
+    pairs = zip(evaluations, storyboards, strict=True)
+    rows = [ablation_row(e, s, root, rated) for e, s in pairs]
     characters = {row["character"] for row in rows}
     if len(characters) != 1:
         raise StoryError(f"an ablation table is per character; got {sorted(characters)}")
@@ -170,6 +191,6 @@ def tabulate_ablation(
         log(
             f"{row['story']}/{row['mode']}: CLIP {_fmt(row['prompt_adherence_mean'])}, faces "
             f"{row['frames_with_face']}/{row['n_frames']}, frame 1 vs rest "
-            f"{_fmt(row['face_first_vs_rest_mean'])}"
+            f"{_fmt(row['face_first_vs_rest_mean'])}, rating {rating_text(row)[0]}"
         )
     return rows

@@ -32,7 +32,11 @@ CURATION_REPORT_SECTIONS: tuple[tuple[str, str], ...] = (
     ("tier-sheets", "Contact sheets by tier"),
     ("rejects", "Reject reasons"),
     ("selection-report", "Selection report"),
+    ("review", "Review"),
 )
+# The review page `charfolio review` serves (charfolio.review's default port); it asks for the
+# link with the token the command prints.
+REVIEW_URL = "http://127.0.0.1:8765/"
 
 
 def _fmt(value: Any) -> str:
@@ -265,8 +269,33 @@ def _selection_numbers(d: ReportData) -> str:
     )
 
 
+def _review(d: ReportData, configs: Sequence[str]) -> str:
+    command = " ".join(
+        ["charfolio review", *(f"--config {c}" for c in configs), f"--character {d.character}"]
+    )
+    return (
+        '<p class="lead">Look through the images yourself: accept, reject or star them, and '
+        "rate storyboard frames and checkpoint images 1-5. Start the review page with</p>"
+        f"<pre><code>{escape(command)}</code></pre>"
+        "<p>(one <code>--config</code> per config file you run snakemake with) and open the "
+        f'link with a token it prints; the page, <a href="{REVIEW_URL}">{REVIEW_URL}</a>, '
+        "asks for it.</p><p>Decisions go to <code>{review_dir}/"
+        f"{escape(d.character)}.csv</code> and are read by selection on the next snakemake "
+        "run: accept keeps an image whatever the thresholds, reject drops it, star keeps it "
+        "and ranks it first in its cluster; tiers, catalog and this report follow, never "
+        "generation or measurements. Ratings go to <code>{review_dir}/"
+        f"{escape(d.character)}_ratings.csv</code> and show in the ablation and checkpoint "
+        "reports.</p>"
+    )
+
+
 def render(
-    d: ReportData, thumbs: Thumbnails, per_cluster: int, per_tier: int, per_reason: int
+    d: ReportData,
+    thumbs: Thumbnails,
+    per_cluster: int,
+    per_tier: int,
+    per_reason: int,
+    review_configs: Sequence[str] = ("config/config.yaml",),
 ) -> str:
     builders: dict[str, Callable[[], str]] = {
         "summary": lambda: _summary(d),
@@ -279,6 +308,7 @@ def render(
         "tier-sheets": lambda: sheets.tier_sheets(d, thumbs, per_tier),
         "rejects": lambda: sheets.reject_examples(d, thumbs, per_reason),
         "selection-report": lambda: _selection_numbers(d),
+        "review": lambda: _review(d, review_configs),
     }
     body = "".join(
         f'<section id="{sid}"><h2>{escape(title)}</h2>{builders[sid]()}</section>'
@@ -306,6 +336,7 @@ def write_report(
     per_tier: int = 40,
     per_reason: int = 6,
     max_pixels: int = DEFAULT_MAX_PIXELS,
+    review_configs: Sequence[str] = ("config/config.yaml",),
 ) -> Path:
     """Write a self-contained HTML report of one character's curation to `out_html`.
 
@@ -313,10 +344,11 @@ def write_report(
     `selection_report` name other files; images are read from `images_root` (default the
     character folder). Contact sheets show at most `per_cluster`, `per_tier` and
     `per_reason` thumbnails of `thumb_size` pixels each and say how many are left out; an
-    image above `max_pixels` (the stages' quality.max_pixels) is a placeholder.
+    image above `max_pixels` (the stages' quality.max_pixels) is a placeholder. The Review
+    section's command names `review_configs`.
     """
     data = load(character_root, catalog, selection_report, images_root)
     thumbs = Thumbnails(data.images_root, thumb_size, max_pixels=max_pixels)
-    html = render(data, thumbs, per_cluster, per_tier, per_reason)
+    html = render(data, thumbs, per_cluster, per_tier, per_reason, review_configs)
     write_text_atomic(out_html, html)
     return Path(out_html)

@@ -27,6 +27,11 @@ ABLATION = pa.schema(
         pa.field("seconds_per_frame", pa.float64(), nullable=False),
         pa.field("loras", pa.string(), nullable=False),  # "name:weight, ..." or "" (baseline)
         pa.field("storyboard", pa.string(), nullable=False),  # folder, relative to results/{c}/
+        # people's 1-5 ratings of the frames (core.ratings): mean of the current ones (None:
+        # unrated), how many, how many of an earlier render were left out
+        pa.field("rating_mean", pa.float64(), nullable=True),
+        pa.field("rating_count", pa.int32(), nullable=False),
+        pa.field("rating_stale", pa.int32(), nullable=False),
     ],
     metadata={"charfolio.table": "ablation"},
 )
