@@ -12,7 +12,8 @@ from charfolio.config_checks import check_config
 from charfolio.generation.distribution import seed_group_count
 from charfolio.embed.stream import embedding_name
 from charfolio.core.folder_listing import list_folder
-from charfolio.core.layout import Results, board_name
+from charfolio.core.layout import Results, board_name, review_file
+from charfolio.curate.decisions import read_decisions
 from charfolio.scenarios.llama_resources import llama_gpus, llama_mem_mb
 from charfolio.lora.presets import resolve_preset
 from charfolio.story.settings import (
@@ -118,6 +119,19 @@ def embedding_files(wildcards):
 def cluster_files(wildcards):
     k, paths = config["curation"]["k"], results.character(wildcards.character)
     return {"clusters": paths.clusters(k), "collapse": paths.collapse(k)}
+
+
+def review_decisions(wildcards):
+    """The character's review file, when there is one (a missing file means no decisions).
+
+    Snakemake reruns select_images when it appears, changes or goes, and nothing upstream.
+    A malformed file (an unknown decision, a repeated file) fails here, before any job.
+    """
+    path = review_file(config["review_dir"], wildcards.character)
+    if not Path(path).exists():
+        return {}
+    read_decisions(path)
+    return {"review": path}
 
 
 def tier_sizes():

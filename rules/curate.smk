@@ -1,5 +1,6 @@
 # Clusters, the selection funnel and the tiers. Thresholds, preset, strategy and tier sizes
-# are params of select_images/build_tier only, so changing them reruns nothing upstream.
+# are params of select_images/build_tier only, and a reviewer's decisions (the review file)
+# an input of select_images only, so changing them reruns nothing upstream.
 rule cluster_images:
     input:
         unpack(embedding_files),
@@ -27,6 +28,7 @@ rule select_images:
     input:
         unpack(cluster_files),
         unpack(embedding_files),  # npy, index: compared with the faces' descriptors
+        unpack(review_decisions),  # review: accept/reject/star, when the file exists
         tables=shard_tables,
         faces=pattern.faces,
         quality=pattern.quality,

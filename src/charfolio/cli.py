@@ -13,7 +13,7 @@ from typing import Any
 from charfolio import __version__
 from charfolio.catalog.audit import add_audit_parser
 from charfolio.config_checks import checked_config, load_config
-from charfolio.core.layout import Results
+from charfolio.core.layout import Results, ratings_file, review_file
 from charfolio.curate.thresholds import DEFAULT_PRESET, PRESETS
 from charfolio.curate.tier_floors import default_tiers, methodology_floor
 from charfolio.models.command import add_models_parser
@@ -28,10 +28,26 @@ def cmd_validate(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     for name in config["characters"]:
         load_character(Path(config["character_dir"]) / f"{name}.yaml")
+        check_review_files(config["review_dir"], name)
     print(
         f"ok: {' + '.join(args.config)} and {len(config['characters'])} character file(s) are valid"
     )
     return 0
+
+
+def check_review_files(review_dir: str, character: str) -> None:
+    """The character's review files parse; its decisions name images its selection holds."""
+    from charfolio.core.ratings import read_ratings
+    from charfolio.curate.decisions import check_decisions, read_decisions
+    from charfolio.curate.selection_io import read_rows
+
+    path = review_file(review_dir, character)
+    decisions = read_decisions(path)
+    read_ratings(ratings_file(review_dir, character))
+    selection = Path(Results().character(character).selection)
+    if decisions and selection.is_file():
+        rows = read_rows(selection, ["file", "sha256"], "select_images")
+        check_decisions(decisions, {r["file"]: r["sha256"] for r in rows}, path)
 
 
 def cmd_distribution(args: argparse.Namespace) -> int:
@@ -328,6 +344,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from charfolio.core.config import ConfigError, ModelFileError
     from charfolio.core.folder_lock import FolderBusyError
+    from charfolio.core.keyed_csv import CsvFileError
     from charfolio.core.offline import force_offline
 
     if args.command != "models":  # only `charfolio models` may reach a model hub
@@ -335,7 +352,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         return int(args.func(args))
-    except (ConfigError, ModelFileError, FileNotFoundError, FolderBusyError) as error:
+    except (ConfigError, ModelFileError, FileNotFoundError, FolderBusyError, CsvFileError) as error:
         print(f"charfolio {args.command}: {error}", file=sys.stderr)
         return 2
 

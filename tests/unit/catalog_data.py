@@ -23,6 +23,7 @@ from PIL import Image
 from charfolio.catalog.build import build_catalog
 from charfolio.core import tables
 from charfolio.curate import PRESETS, select, write_selection
+from charfolio.curate.decisions import CheckedDecisions
 from charfolio.curate.selection_report import selection_report
 from charfolio.curate.tiers import write_tier
 
@@ -50,15 +51,20 @@ SEEDS = {"a": 100, "b": 200, "c": 300}
 DUPLICATE_PAIR = ("a02", "a03")  # (the rejected copy, the kept one)
 
 
-def _file(name: str) -> str:
+def image_file(name: str) -> str:
     return f"images/seed_{SEEDS[name[0]]}/{name}.png"
+
+
+def image_sha256(name: str) -> str:
+    """The sha256 the images table records for `name` (a stand-in, not the PNG's bytes)."""
+    return hashlib.sha256(name.encode()).hexdigest()
 
 
 def _image_row(character: str, name: str, index: int) -> dict[str, Any]:
     seed = SEEDS[name[0]]
     scenario = None if index == 0 else f", scene {index}"
     return {
-        "file": _file(name),
+        "file": image_file(name),
         "character": character,
         "seed": seed,
         "seed_group": sorted(SEEDS.values()).index(seed),
@@ -85,7 +91,7 @@ def _image_row(character: str, name: str, index: int) -> dict[str, Any]:
         "dtype": "float32",
         "batch_size": 2,
         "settings_json": "{}",
-        "sha256": hashlib.sha256(name.encode()).hexdigest(),
+        "sha256": image_sha256(name),
         "bytes": 0,
         "timestamp": "2025-01-01T00:00:00+00:00",
     }
@@ -95,13 +101,17 @@ Spec = Mapping[str, tuple[str, int, float, float, int | None]]
 
 
 def make_character(
-    results: Path, character: str, spec: Spec, tiers: Mapping[int, float | None]
+    results: Path,
+    character: str,
+    spec: Spec,
+    tiers: Mapping[int, float | None],
+    decisions: CheckedDecisions | None = None,
 ) -> dict[str, Any]:
     """Write images, stage tables, selection, report and tiers; return the catalog inputs."""
     root = results / character
     images, faces, quality, duplicates, clusters = [], [], [], [], []
     for index, (name, (verdict, n_faces, sharpness, score, cluster)) in enumerate(spec.items()):
-        file = _file(name)
+        file = image_file(name)
         (root / file).parent.mkdir(parents=True, exist_ok=True)
         Image.new("RGB", (16, 16), (index * 20 % 256, 90, 160)).save(root / file)
         row = _image_row(character, name, index % 6)
@@ -160,6 +170,7 @@ def make_character(
         PRESETS["balanced"],
         tiers=tiers,
         duplicate_distance=4,
+        decisions=decisions,
     )
     write_selection(result, root / "selection.parquet")
     report = selection_report(result)

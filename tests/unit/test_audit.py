@@ -54,8 +54,9 @@ def test_funnel_exact(db: Path) -> None:
         ("unique", "duplicate", 1),
         ("thresholds_ok", None, 7),
         ("thresholds_ok", "low_sharpness", 1),
-        ("passed", None, 6),
-        ("passed", "low_quality_score", 1),
+        ("score_ok", None, 6),
+        ("score_ok", "low_quality_score", 1),
+        ("passed", None, 6),  # no reviewer rejects
         ("tier_2", None, 2),
         ("tier_4", None, 4),
     ]
@@ -70,10 +71,11 @@ def test_funnel_over_all_characters(db: Path) -> None:
         ("face_ok", 3),
         ("unique", 3),
         ("thresholds_ok", 3),
+        ("score_ok", 3),
         ("passed", 3),
         ("tier_2", 2),
     ]
-    assert len(rows) == 12 + 6
+    assert len(rows) == 13 + 7
 
 
 def test_seeds_exact(db: Path) -> None:
@@ -105,7 +107,7 @@ def test_quality_percentiles(db: Path) -> None:
     assert (passed["min"], passed["max"]) == (0.9, 0.96)
     assert by[("thresholds_ok", "sharpness")]["min"] == 400.0
     assert by[("generated", "sharpness")]["min"] == 50.0
-    assert len(rows) == 7 * 3  # 5 steps and 2 tiers, 3 metrics each
+    assert len(rows) == 8 * 3  # 6 steps and 2 tiers, 3 metrics each
 
 
 def test_tiers_exact(db: Path) -> None:
@@ -234,7 +236,7 @@ def test_cli_formats(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 0
     lines = out.splitlines()
     assert lines[0].split() == ["character", "step", "stage", "rejected_for", "images", "share"]
-    assert lines[-1] == "(12 rows)"
+    assert lines[-1] == "(13 rows)"
     widths = {len(line) for line in lines[1:-1]}  # aligned: right-aligned last column
     assert len(widths) == 1
 
@@ -256,6 +258,7 @@ def test_cli_formats(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
             "face_ok": 3,
             "unique": 3,
             "thresholds_ok": 3,
+            "score_ok": 3,
             "passed": 3,
             "tier_2": 2,
             "tier_4": 0,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import dataclasses
 import json
 import random
@@ -53,6 +55,7 @@ def _add(
     world["images"].append(
         {
             "file": file,
+            "sha256": hashlib.sha256(file.encode()).hexdigest(),
             "seed": seed,
             "mode": "scenario",
             "scenario": f"scene {seed}",
@@ -165,6 +168,7 @@ def test_every_reject_reason_in_funnel_order() -> None:
         "underexposed",
         "noisy",
         "compression_artifacts",
+        "reviewer",  # only a person's decision gives it (tests/unit/test_reviews.py)
     }
 
     copy = rows["e_copy.png"]
@@ -190,6 +194,7 @@ def test_every_reject_reason_in_funnel_order() -> None:
         ("duplicate", 9, 8),
         ("thresholds", 8, 4),
         ("quality_score", 4, 3),
+        ("review", 3, 3),
     ]
     assert funnel["reasons"]["low_sharpness"] == 1 and funnel["reasons"]["low_contrast"] == 1
     assert funnel["passed"] == 3
@@ -411,6 +416,7 @@ def test_report_contents() -> None:
     assert set(report) == {
         "parameters",
         "funnel",
+        "review",
         "tiers",
         "scores",
         "per_seed",

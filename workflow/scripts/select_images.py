@@ -23,5 +23,6 @@ with job_log(snakemake.log[0]) as log:
         out_table=snakemake.output.table,
         out_report=snakemake.output.report,
         collapse=snakemake.input.collapse,
+        review=snakemake.input.get("review"),  # none: no decisions
         log=log,
     )

@@ -61,6 +61,12 @@ QUERIES: dict[str, Query] = {
         "character, file",
         "images rejected as duplicates, how each matched the kept copy",
     ),
+    "reviews": Query(
+        "reviews",
+        "character, decision, file",
+        "a reviewer's decisions (config/reviews/{character}.csv) with the verdict each "
+        "overruled; stale ones (the image changed since) were not applied",
+    ),
 }
 
 
@@ -235,7 +241,7 @@ def add_audit_parser(subparsers: Any) -> argparse.ArgumentParser:
     audit = subparsers.add_parser(
         "audit",
         help="query the catalog: funnel, seeds, clusters, quality, tiers, duplicates, "
-        "missing, or read-only sql",
+        "reviews, missing, or read-only sql",
         description="Query the catalog DuckDB (read-only). Each query takes --character to "
         "filter, and --csv or --json to change the output from an aligned table.",
     )
@@ -256,7 +262,7 @@ def add_audit_parser(subparsers: Any) -> argparse.ArgumentParser:
         "sql",
         parents=[common],
         help="run SQL, read-only: tables catalog, sources, funnel_steps; views funnel, seeds, "
-        "clusters, quality, tiers, duplicates, staged, image_stages",
+        "clusters, quality, tiers, duplicates, reviews, staged, image_stages",
     )
     p.add_argument("statement", help='e.g. "SELECT verdict, count(*) FROM catalog GROUP BY 1"')
     p.set_defaults(format="text")

@@ -84,9 +84,19 @@ unique_pass          not a duplicate; null when the face gate failed
 thresholds_pass      passed sharpness/contrast/face-confidence thresholds; null: unreadable
 score_pass           quality_score >= the minimum; null when unreadable
 verdict              passed | rejected
-reject_stage         face | duplicate | thresholds | quality_score; null when passed
-reject_reason        the first failed check (e.g. no_face, low_sharpness); null when passed
+reject_stage         face | duplicate | thresholds | quality_score | review; null: passed
+reject_reason        the first failed check (e.g. no_face, low_sharpness), or reviewer (a
+                     person rejected it); null when passed
 rank                 1-based selection rank among passing images; null when rejected
+REVIEW               a person's decision, from config/reviews/{character}.csv via selection
+review_decision      accept | reject | star; null: none. accept/star pass the image whatever
+                     the funnel said (unless unreadable); star ranks it first in its cluster
+review_note          the reviewer's note
+reviewer             who decided
+reviewed_at          when (ISO 8601)
+review_status        applied | stale (the image changed since it was reviewed: not applied)
+pipeline_verdict     the funnel's verdict before any decision (passed | rejected)
+pipeline_reject_reason  the funnel's reject reason before any decision
 TIERS                from the tier manifests (tier_{n}/manifest.parquet) that exist
 tiers                tiers the image is in, smallest first
 tier_entries         per tier: {tier, split (train | val), tier_file (relative to
@@ -138,6 +148,7 @@ _SELECTION_COLUMNS = (
     *tables.DUPLICATE_EVIDENCE_COLUMNS,
     "rank",
     "tiers",
+    *tables.REVIEW_DECISION_COLUMNS,
 )
 
 

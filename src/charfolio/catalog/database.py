@@ -10,6 +10,7 @@ table, `sources` (which catalog held which characters), `funnel_steps`, and the 
   quality       per step: percentiles of quality_score, sharpness and contrast
   tiers         per tier: size, train/val, seeds and clusters covered, scores
   duplicates    near-duplicate rejects with the copy that was kept
+  reviews       a reviewer's decisions with the funnel verdict each overruled
   staged        catalog plus `reached`, the last funnel step each image got to
   image_stages  one row per image and step reached
 
@@ -40,17 +41,20 @@ FUNNEL_STEPS: tuple[tuple[int, str, str | None], ...] = (
     *(
         (i, name, stage)
         for i, (stage, name) in enumerate(
-            zip(STAGES, ("face_ok", "unique", "thresholds_ok", "passed"), strict=True), start=1
+            zip(STAGES, ("face_ok", "unique", "thresholds_ok", "score_ok", "passed"), strict=True),
+            start=1,
         )
     ),
 )
 
+PASSED_STEP = len(STAGES)  # the step an image that passed every stage reaches
+
 # Views over the `catalog` table. {tier_counts} and {tier_shares} are filled with one column
 # (pair) per tier present, so tier sizes read across the row like the other stages.
 _VIEWS = (
-    # catalog plus `reached`: the last funnel step the image got to (4 = passed).
+    # catalog plus `reached`: the last funnel step the image got to ({passed} = passed).
     """CREATE VIEW staged AS
-    SELECT c.*, coalesce(f.step - 1, 4) AS reached
+    SELECT c.*, coalesce(f.step - 1, {passed}) AS reached
     FROM catalog c LEFT JOIN funnel_steps f ON f.reject_stage = c.reject_stage""",
     # One row per image and step it reached; tiers are steps after `passed`, smallest first.
     """CREATE VIEW image_stages AS
@@ -59,7 +63,7 @@ _VIEWS = (
     FROM staged s JOIN funnel_steps f ON f.step <= s.reached
     UNION ALL
     SELECT character, file,
-        4 + dense_rank() OVER (
+        {passed} + dense_rank() OVER (
             PARTITION BY character ORDER BY CAST(split_part(stage, '_', 2) AS INTEGER)
         ) AS step,
         stage
@@ -84,14 +88,15 @@ _VIEWS = (
         count(*) FILTER (WHERE reached >= 1) AS face_ok,
         count(*) FILTER (WHERE reached >= 2) AS "unique",
         count(*) FILTER (WHERE reached >= 3) AS thresholds_ok,
-        count(*) FILTER (WHERE reached >= 4) AS passed
+        count(*) FILTER (WHERE reached >= 4) AS score_ok,
+        count(*) FILTER (WHERE reached >= {passed}) AS passed
         {tier_counts}
     FROM staged GROUP BY character, seed""",
     # Face-ok images per cluster; each tier's count and its share of that tier.
     """CREATE VIEW clusters AS
     WITH c AS (
         SELECT character, cluster, count(*) AS images,
-            count(*) FILTER (WHERE reached >= 4) AS passed,
+            count(*) FILTER (WHERE reached >= {passed}) AS passed,
             round(avg(cluster_distance), 4) AS mean_distance,
             round(avg(quality_score), 4) AS mean_quality
             {tier_counts}
@@ -137,6 +142,15 @@ _VIEWS = (
         d.duplicate_face_distance, d.duplicate_embedding_similarity, d.quality_score, k.quality_score AS kept_quality_score, k.verdict AS kept_verdict
     FROM catalog d LEFT JOIN catalog k ON k.character = d.character AND k.file = d.duplicate_of
     WHERE d.duplicate_of IS NOT NULL""",
+    # A reviewer's decisions, each with the funnel's verdict it overruled (or would have,
+    # for a stale one: not applied, the image changed since it was reviewed).
+    """CREATE VIEW reviews AS
+    SELECT character, file, review_decision AS decision, review_status AS status,
+        pipeline_verdict, pipeline_reject_reason, verdict, reject_reason,
+        verdict <> pipeline_verdict
+            OR reject_reason IS DISTINCT FROM pipeline_reject_reason AS overruled,
+        rank, tiers, reviewer, reviewed_at, review_note AS note
+    FROM catalog WHERE review_decision IS NOT NULL""",
 )
 
 
@@ -161,7 +175,7 @@ def _create_views(con: Any) -> None:
         for t in tiers
     )
     for statement in _VIEWS:
-        con.execute(statement.format(tier_counts=counts, tier_shares=shares))
+        con.execute(statement.format(tier_counts=counts, tier_shares=shares, passed=PASSED_STEP))
 
 
 def build_duckdb(catalog_paths: Sequence[PathLike], out_path: PathLike) -> Path:

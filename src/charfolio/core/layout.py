@@ -39,6 +39,7 @@ STORYBOARD = "storyboard.json"  # of a board folder (story/{story}, ablation/{st
 CONTACT_SHEET = "contact_sheet.png"
 EVALUATION = "evaluation.json"
 
+
 # The human review files (config, not results: users commit them beside their config), one pair
 # per character in the config's review_dir: decisions are an input of select_images, ratings
 # of the ablation and checkpoint reports.

@@ -90,12 +90,17 @@ def update_decisions(
     path: str | os.PathLike[str], changes: Mapping[str, Decision | None]
 ) -> dict[str, Decision]:
     """Record decisions (None: withdraw the file's decision) in the file as it is now."""
-    rows = update_keyed_csv(
-        path,
-        REVIEW_COLUMNS,
-        {f: None if d is None else d.row() for f, d in changes.items()},
-        decision_problem,
-    )
+    try:
+        rows = update_keyed_csv(
+            path,
+            REVIEW_COLUMNS,
+            {f: None if d is None else d.row() for f, d in changes.items()},
+            decision_problem,
+        )
+    except ReviewFileError:
+        raise
+    except CsvFileError as error:
+        raise ReviewFileError(str(error)) from None
     return {f: Decision(**row) for f, row in rows.items()}
 
 

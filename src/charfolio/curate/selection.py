@@ -7,6 +7,8 @@ Funnel order, and the one reject reason each image gets (the first check it fail
   thresholds  low_resolution | face_too_small | overexposed | underexposed | low_contrast |
               high_contrast | noisy | compression_artifacts | low_sharpness | low_face_confidence
   score       low_quality_score
+  review      reviewer (a person's reject; charfolio.curate.reviews: a person's accept or
+              star passes an image whatever the checks above said, unless it is unreadable)
 Stage verdicts are kept for every stage that could be evaluated, so a threshold change can
 be read off the table ("would it have passed?") without rerunning anything.
 """
@@ -19,7 +21,9 @@ from typing import Any
 
 from charfolio.core import tables
 from charfolio.core.layout import tier_folder
+from charfolio.curate.decisions import REVIEWER_REASON, CheckedDecisions
 from charfolio.curate.near_duplicates import NearDuplicateRule, VectorSource
+from charfolio.curate.reviews import accepted_files, apply_decisions, starred_files, stars_first
 from charfolio.curate.strategies import DEFAULT_STRATEGY, Candidate, rank
 from charfolio.curate.thresholds import Thresholds
 from charfolio.curate.tier_floors import check_tiers, default_tiers
@@ -40,12 +44,19 @@ THRESHOLD_REASONS = (
     "low_sharpness",
     "low_face_confidence",
 )
-REJECT_REASONS = (*FACE_REASONS, "duplicate", *THRESHOLD_REASONS, "low_quality_score")
+REJECT_REASONS = (
+    *FACE_REASONS,
+    "duplicate",
+    *THRESHOLD_REASONS,
+    "low_quality_score",
+    REVIEWER_REASON,
+)
 STAGES = {
     "face": FACE_REASONS,
     "duplicate": ("duplicate",),
     "thresholds": THRESHOLD_REASONS,
     "quality_score": ("low_quality_score",),
+    "review": (REVIEWER_REASON,),
 }
 
 
@@ -77,6 +88,16 @@ class SelectionRow:
     duplicate_embedding_similarity: float | None
     rank: int | None
     tiers: tuple[str, ...] = ()
+    # A reviewer's decision (charfolio.curate.reviews.DECISION_COLUMNS) and the verdict it
+    # overruled: `verdict`/`reject_reason` above are the final ones.
+    review_decision: str | None = None
+    review_note: str | None = None
+    reviewer: str | None = None
+    reviewed_at: str | None = None
+    review_status: str | None = None
+    pipeline_verdict: str | None = None
+    pipeline_reject_reason: str | None = None
+    sha256: str | None = None  # of the image judged, as its images table recorded it
 
 
 @dataclass(frozen=True)
@@ -166,12 +187,16 @@ def threshold_reason(quality: Mapping[str, Any], t: Thresholds) -> str | None:
 
 
 def build_tiers(
-    ranking: Sequence[str], scores: Mapping[str, float], tiers: Mapping[int, float | None]
+    ranking: Sequence[str],
+    scores: Mapping[str, float],
+    tiers: Mapping[int, float | None],
+    exempt: frozenset[str] | set[str] = frozenset(),
 ) -> dict[int, tuple[str, ...]]:
     """Tier n = the next smaller tier plus the best-ranked others meeting tier n's floor.
 
     Floors never rise with size, so every member of a smaller tier qualifies for the larger
     one: tiers are nested, and each is as close to a prefix of the ranking as its floor allows.
+    `exempt` images (a reviewer accepted them) meet every floor.
     """
     order = {f: i for i, f in enumerate(ranking)}
     members: list[str] = []
@@ -181,7 +206,8 @@ def build_tiers(
         for file in ranking:
             if len(members) >= n:
                 break
-            if file not in taken and (floor is None or scores[file] >= floor):
+            meets = floor is None or file in exempt or scores[file] >= floor
+            if file not in taken and meets:
                 members.append(file)
                 taken.add(file)
         out[n] = tuple(sorted(members, key=order.__getitem__))
@@ -214,6 +240,7 @@ def _judge(
     evidence = asdict(duplicate) if duplicate else dict.fromkeys(tables.DUPLICATE_EVIDENCE_COLUMNS)
     return {
         "file": image["file"],
+        "sha256": image.get("sha256"),
         "seed": int(image["seed"]),
         "mode": image["mode"],
         "scenario": image.get("scenario"),
@@ -249,8 +276,10 @@ def select(
     duplicate_distance: int | None = None,
     near_duplicates: NearDuplicateRule | None = None,
     vectors: VectorSource | None = None,
+    decisions: CheckedDecisions | None = None,
 ) -> SelectionResult:
-    """Run the funnel, rank the passing pool with `strategy`, and fill the tiers.
+    """Run the funnel, apply a reviewer's `decisions`, rank the passing pool with
+    `strategy`, and fill the tiers.
 
     Rows are table rows as dicts (IMAGES, FACES, QUALITY, CLUSTERS, DUPLICATES). Only
     face-ok images are compared for duplicates, so a copy never loses to a twin that failed
@@ -292,20 +321,8 @@ def select(
         for f in files
     }
 
-    passing = [rows[f] for f in files if rows[f]["verdict"] == "passed"]
-    candidates = [
-        Candidate(
-            r["file"], r["seed"], -1 if r["cluster"] is None else r["cluster"], r["quality_score"]
-        )
-        for r in passing
-    ]
-    ranking = rank(candidates, strategy, per_cluster)
-    for i, f in enumerate(ranking, start=1):
-        rows[f]["rank"] = i
-    members = build_tiers(ranking, {r["file"]: r["quality_score"] for r in passing}, tiers)
-    for n, tier_files in members.items():
-        for f in tier_files:
-            rows[f]["tiers"] = (*rows[f]["tiers"], tier_folder(n))
+    apply_decisions(rows, decisions)
+    members = rank_and_fill(rows, strategy, per_cluster, tiers)
     return SelectionResult(
         rows=tuple(SelectionRow(**rows[f]) for f in files),
         thresholds=thresholds,
@@ -316,3 +333,32 @@ def select(
         near_duplicates=near_duplicates,
         members=members,
     )
+
+
+def rank_and_fill(
+    rows: Mapping[str, dict[str, Any]],
+    strategy: str,
+    per_cluster: int,
+    tiers: Mapping[int, float | None],
+) -> dict[int, tuple[str, ...]]:
+    """Rank the passing rows and fill the tiers; sets every row's `rank` and `tiers`.
+
+    `rows` hold final verdicts (decisions applied). Starred images lead their clusters;
+    accepted ones meet every tier floor. Returns tier size -> its files by rank.
+    """
+    passing = [r for r in rows.values() if r["verdict"] == "passed"]
+    cluster_of = {r["file"]: -1 if r["cluster"] is None else r["cluster"] for r in passing}
+    scores = {r["file"]: r["quality_score"] or 0.0 for r in passing}  # null only if unreadable
+    candidates = [
+        Candidate(r["file"], r["seed"], cluster_of[r["file"]], scores[r["file"]]) for r in passing
+    ]
+    ranking = stars_first(rank(candidates, strategy, per_cluster), cluster_of, starred_files(rows))
+    for row in rows.values():
+        row["rank"], row["tiers"] = None, ()
+    for i, f in enumerate(ranking, start=1):
+        rows[f]["rank"] = i
+    members = build_tiers(ranking, scores, tiers, accepted_files(rows))
+    for n, tier_files in members.items():
+        for f in tier_files:
+            rows[f]["tiers"] = (*rows[f]["tiers"], tier_folder(n))
+    return members

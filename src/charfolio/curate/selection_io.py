@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 from charfolio.core import tables
 from charfolio.core.atomic import write_text_atomic
 from charfolio.core.layout import tier_folder
+from charfolio.curate.decisions import CheckedDecisions, check_decisions, read_decisions
 from charfolio.curate.near_duplicates import (
     NearDuplicateRule,
     load_vectors,
@@ -82,6 +83,22 @@ def read_selection(path: PathLike) -> SelectionResult:
     )
 
 
+def _review_decisions(
+    review: PathLike | None, sha256_of: Mapping[str, str | None], log: Callable[[str], None]
+) -> CheckedDecisions | None:
+    """The review file's decisions, checked against the images; stale ones are logged."""
+    if review is None:
+        return None
+    checked = check_decisions(read_decisions(review), sha256_of, str(review))
+    log(f"review: {len(checked.applied)} decision(s) applied from {review}")
+    for d in sorted(checked.stale.values(), key=lambda d: d.line):
+        log(
+            f"WARNING: {review} line {d.line}: {d.file} changed since it was reviewed "
+            f"({d.decision}); the decision is stale and not applied: review it again"
+        )
+    return checked
+
+
 def select_files(
     *,
     images: Sequence[PathLike],
@@ -99,16 +116,18 @@ def select_files(
     collapse: PathLike | None = None,
     near_duplicates: NearDuplicateRule | None = None,
     embeddings: tuple[PathLike, PathLike] | None = None,
+    review: PathLike | None = None,
     log: Callable[[str], None] = print,
 ) -> SelectionResult:
     """Read the images shards and stage tables, select, write SELECTION and the JSON report.
 
     `duplicates` is the DUPLICATES hash table (None: hashes are not compared); `embeddings`
     the (.npy, row index) pair that `near_duplicates` compares with the faces table's
-    descriptors.
+    descriptors; `review` the character's review file (None or missing: no decisions).
     """
-    image_columns = ["file", "seed", "mode", "scenario", "prompt"]
+    image_columns = ["file", "sha256", "seed", "mode", "scenario", "prompt"]
     image_rows = [row for shard in images for row in read_rows(shard, image_columns, "generate")]
+    decisions = _review_decisions(review, {r["file"]: r["sha256"] for r in image_rows}, log)
     face_rows = read_rows(faces, ["file", "face_verdict", "face_confidence"], "faces")
     # Every measure a threshold may gate: a column left out would pass its gate as null.
     quality_rows = read_rows(quality, tables.QUALITY.names, "quality")
@@ -141,6 +160,7 @@ def select_files(
         duplicate_distance,
         near_duplicates,
         vectors,
+        decisions,
     )
     write_selection(result, out_table)
     collapse_info = json.loads(Path(collapse).read_text(encoding="utf-8")) if collapse else None

@@ -96,6 +96,21 @@ def _tier_summary(
     }
 
 
+def _review(rows: Sequence[SelectionRow]) -> dict[str, Any]:
+    """A reviewer's decisions: how many of each were applied, stale, and overruled the funnel."""
+    reviewed = [r for r in rows if r.review_decision is not None]
+    applied = [r for r in reviewed if r.review_status == "applied"]
+    return {
+        "applied": _counts(applied, lambda r: r.review_decision),
+        "stale": sorted(r.file for r in reviewed if r.review_status == "stale"),
+        "overruled": sum(
+            1
+            for r in applied
+            if (r.verdict, r.reject_reason) != (r.pipeline_verdict, r.pipeline_reject_reason)
+        ),
+    }
+
+
 def selection_report(
     result: SelectionResult, collapse: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
@@ -117,6 +132,7 @@ def selection_report(
             "tiers": {tier_folder(n): floor for n, floor in result.tiers.items()},
         },
         "funnel": _funnel(rows),
+        "review": _review(rows),
         "tiers": {
             tier_folder(n): _tier_summary(result, n, floor, passing)
             for n, floor in result.tiers.items()

@@ -3,7 +3,8 @@
 parquet_io.py    write_table / read_table (checked against a schema), rows_by_file
 generation.py    SCENARIOS, IMAGES (and image_files)
 measurements.py  FACES, QUALITY, DUPLICATES (hashes), EMBEDDING_INDEX
-curation.py      CLUSTERS, SELECTION, TIER_MANIFEST and the duplicate evidence they share
+curation.py      CLUSTERS, SELECTION, TIER_MANIFEST; the duplicate evidence and review
+                 decision columns SELECTION and CATALOG share
 catalog.py       CATALOG: one row per image, every stage joined
 balance.py       BALANCE, AUGMENTED (the balanced tier)
 refine.py        REFINE_POOL, REFINE_CURATED, REFINED (the refined tier)
@@ -21,6 +22,8 @@ from charfolio.core.tables.curation import (
     CLUSTERS,
     DUPLICATE_EVIDENCE,
     DUPLICATE_EVIDENCE_COLUMNS,
+    REVIEW_DECISION,
+    REVIEW_DECISION_COLUMNS,
     SELECTION,
     TIER_MANIFEST,
 )
@@ -54,6 +57,8 @@ __all__ = [
     "REFINED",
     "REFINE_CURATED",
     "REFINE_POOL",
+    "REVIEW_DECISION",
+    "REVIEW_DECISION_COLUMNS",
     "SCENARIOS",
     "SELECTION",
     "TIER_MANIFEST",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from charfolio.core.tables.curation import DUPLICATE_EVIDENCE
+from charfolio.core.tables.curation import DUPLICATE_EVIDENCE, REVIEW_DECISION
 from charfolio.core.tables.generation import IMAGES
 from charfolio.core.tables.measurements import QUALITY, QUALITY_DEFECT_MEASURES
 
@@ -50,6 +50,7 @@ CATALOG = pa.schema(
         pa.field("reject_stage", pa.string(), nullable=True),
         pa.field("reject_reason", pa.string(), nullable=True),
         pa.field("rank", pa.int32(), nullable=True),
+        *REVIEW_DECISION,
         pa.field("tiers", pa.list_(pa.string()), nullable=False),
         pa.field("tier_entries", pa.list_(_TIER_ENTRY), nullable=False),
         pa.field("exists", pa.bool_(), nullable=False),

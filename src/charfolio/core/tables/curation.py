@@ -25,9 +25,23 @@ DUPLICATE_EVIDENCE = (
 )
 DUPLICATE_EVIDENCE_COLUMNS = tuple(f.name for f in DUPLICATE_EVIDENCE)
 
+# A reviewer's decision on the image (config/reviews/{character}.csv) and the funnel's own
+# verdict it overruled; the same columns in SELECTION and CATALOG. All null without one.
+REVIEW_DECISION = (
+    pa.field("review_decision", pa.string(), nullable=True),  # accept | reject | star
+    pa.field("review_note", pa.string(), nullable=True),
+    pa.field("reviewer", pa.string(), nullable=True),
+    pa.field("reviewed_at", pa.string(), nullable=True),  # ISO 8601, as the review file has it
+    pa.field("review_status", pa.string(), nullable=True),  # applied | stale (image changed)
+    pa.field("pipeline_verdict", pa.string(), nullable=False),  # before any decision
+    pa.field("pipeline_reject_reason", pa.string(), nullable=True),
+)
+REVIEW_DECISION_COLUMNS = tuple(f.name for f in REVIEW_DECISION)
+
 SELECTION = pa.schema(
     [
         pa.field("file", pa.string(), nullable=False),
+        pa.field("sha256", pa.string(), nullable=True),  # of the image judged
         pa.field("seed", pa.int64(), nullable=False),
         pa.field("mode", pa.string(), nullable=False),
         pa.field("scenario", pa.string(), nullable=True),
@@ -48,6 +62,7 @@ SELECTION = pa.schema(
         *DUPLICATE_EVIDENCE,
         pa.field("rank", pa.int32(), nullable=True),  # 1-based, passing images only
         pa.field("tiers", pa.list_(pa.string()), nullable=False),  # e.g. ["tier_70", "tier_100"]
+        *REVIEW_DECISION,
     ],
     metadata={"charfolio.table": "selection"},
 )
