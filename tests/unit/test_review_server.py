@@ -410,3 +410,29 @@ def test_the_binding_is_loopback_by_default() -> None:
         assert sock.getsockname()[0] == "127.0.0.1" and sock.family == socket.AF_INET
     finally:
         sock.close()
+
+
+def test_the_preview_is_the_tier_change_of_the_decisions_on_file(tmp_path: Path) -> None:
+    """alice (catalog_data) with a real selection.parquet: test_reviews shows that these three
+    decisions put a05 into tier_2 and take b03 out of it when the selection reruns."""
+    from charfolio.catalog.build import build_catalog
+    from tests.unit.catalog_data import ALICE, image_file, make_character
+
+    results = tmp_path / "results"
+    inputs = make_character(results, "alice", ALICE, {2: None, 4: None})
+    build_catalog(**inputs, out_path=results / "alice" / "catalog.parquet")
+    settings = ReviewSettings("alice", str(tmp_path / "reviews"), "ana", TOKEN, str(results))
+    c = TestClient(create_app(settings), headers={"X-Charfolio-Token": TOKEN})
+    assert c.get("/api/preview").json()["tiers"]["tier_2"] == {"added": [], "removed": []}
+    changes = [{"file": image_file("b03"), "decision": "reject"},
+               {"file": image_file("a05"), "decision": "star"},
+               {"file": image_file("b01"), "decision": "accept"}]  # fmt: skip
+    assert c.post("/api/decisions", json={"changes": changes}).status_code == 200
+    assert c.get("/api/preview").json()["tiers"]["tier_2"] == {
+        "added": [image_file("a05")], "removed": [image_file("b03")]
+    }  # fmt: skip
+
+
+def test_without_a_selection_the_preview_says_so(tree: Tree) -> None:
+    answer = client(tree).get("/api/preview").json()
+    assert answer["available"] is False and "selection.parquet" in answer["message"]

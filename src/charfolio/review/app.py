@@ -36,6 +36,7 @@ from charfolio.curate.decisions import (
     read_decisions,
     update_decisions,
 )
+from charfolio.curate.review_preview import tier_changes
 from charfolio.faces.shots import ShotRules
 from charfolio.review.catalog_view import detail, read_catalog, shot_types, tile_columns
 from charfolio.review.files import ServedFiles
@@ -230,14 +231,13 @@ def create_app(settings: ReviewSettings) -> Starlette:
         return Response(jpeg, media_type="image/jpeg", headers=SECURITY_HEADERS)
 
     def preview(request: Request) -> Response:
-        try:
-            from charfolio.curate.review_preview import tier_changes
-        except ImportError:
-            return ok({"available": False, "message": "tier preview needs a newer charfolio"})
         selection = review.results.selection
         if not Path(selection).is_file():
             return ok({"available": False, "message": f"no {selection} yet: run the selection"})
-        changes = tier_changes(selection, read_decisions(review.decisions_path))
+        try:
+            changes = tier_changes(selection, read_decisions(review.decisions_path))
+        except ValueError as error:  # incl. ReviewFileError: a decision the selection lacks
+            return ok({"available": False, "message": str(error)})
         return ok({"available": True, "tiers": {
             t: {"added": list(c.added), "removed": list(c.removed)} for t, c in changes.items()
         }})  # fmt: skip

@@ -182,8 +182,7 @@ function renderGrid() {
     tiles.append(tile(k, columns));
   }
   $("spacer").replaceChildren(tiles);
-  const shown = `${S.view.length} of ${S.items.length} shown`;
-  $("tab-images").textContent = `Images (${shown}${S.selected.size ? `, ${S.selected.size} selected` : ""})`;
+  updateCount();
 }
 
 let scheduled = false;
@@ -217,7 +216,22 @@ function select(k, event) {
     S.anchor = k;
   }
   S.focus = k;
-  renderGrid();
+  restyle();
+}
+
+// Selection and focus change classes in place: replacing the tiles between the two clicks
+// of a double click would lose the double click.
+function restyle() {
+  for (const node of $("spacer").children) {
+    node.classList.toggle("selected", S.selected.has(node.dataset.file));
+    node.classList.toggle("focused", Number(node.dataset.k) === S.focus);
+  }
+  updateCount();
+}
+
+function updateCount() {
+  const shown = `${S.view.length} of ${S.items.length} shown`;
+  $("tab-images").textContent = `Images (${shown}${S.selected.size ? `, ${S.selected.size} selected` : ""})`;
 }
 
 // --- decisions -----------------------------------------------------------------------------
@@ -227,12 +241,19 @@ function targets() {
   return S.view.length ? [S.view[S.focus].file] : [];
 }
 
-async function send(changes, done) {
+// POSTs go one after another, so the server applies them in the order they were made and
+// the last answer (the file as it is now) is the one the page keeps.
+let queue = Promise.resolve();
+function send(changes, done) {
   for (const change of changes) {
     if (change.decision === null) delete S.decisions[change.file];
     else S.decisions[change.file] = { decision: change.decision, note: change.note || "" };
   }
   renderGrid();
+  queue = queue.then(() => post(changes, done));
+}
+
+async function post(changes, done) {
   try {
     const answer = await api("api/decisions", { changes });
     S.decisions = answer.decisions; // the file as it is now, other tabs' changes included
@@ -270,10 +291,13 @@ async function refreshDecisions() {
   }
 }
 
+let previews = 0;
 async function refreshPreview() {
   const body = $("preview-body");
+  const asked = ++previews;
   try {
     const answer = await api("api/preview");
+    if (asked !== previews) return; // a later preview is on its way
     if (!answer.available) {
       body.textContent = answer.message;
       return;
@@ -401,9 +425,12 @@ function onKey(event) {
   if (keys[event.key] && !event.ctrlKey && !event.metaKey) return decide(targets(), keys[event.key]);
   if (event.key === "u") return undo();
   if (event.key === "Enter" && S.view.length) return openDetail(S.focus);
-  const steps = { ArrowLeft: -1, ArrowRight: 1, ArrowUp: -columnsOf(), ArrowDown: columnsOf() };
+  const steps = {
+    ArrowLeft: -1, ArrowRight: 1, ArrowUp: -columnsOf(), ArrowDown: columnsOf(),
+    Home: -S.view.length, End: S.view.length,
+  };
   if (!(event.key in steps) || !S.view.length) return;
-  event.preventDefault();
+  event.preventDefault(); // the grid's own scrolling would fight the focus's
   const k = Math.min(S.view.length - 1, Math.max(0, S.focus + steps[event.key]));
   if (event.shiftKey) {
     if (S.anchor === null) S.anchor = S.focus;
