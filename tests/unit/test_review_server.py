@@ -67,7 +67,8 @@ def csv_rows(path: Path) -> list[dict[str, str]]:
 
 
 GETS = [
-    "/", "/static/review.js", "/static/review.css", "/api/items", "/api/decisions",
+    "/", "/static/review.js", "/static/common.js", "/static/views.js", "/static/review.css",
+    "/api/items", "/api/decisions",
     f"/api/detail?file={A}", f"/api/image?file={A}", f"/api/thumb?file={A}", "/api/preview",
     "/api/rateables", "/no/such/route",
 ]  # fmt: skip
@@ -436,3 +437,14 @@ def test_the_preview_is_the_tier_change_of_the_decisions_on_file(tmp_path: Path)
 def test_without_a_selection_the_preview_says_so(tree: Tree) -> None:
     answer = client(tree).get("/api/preview").json()
     assert answer["available"] is False and "selection.parquet" in answer["message"]
+
+
+def test_the_page_files_ship_in_the_wheel() -> None:
+    """setuptools packs only the package data pyproject names: the page must be among it."""
+    import tomllib
+
+    data = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
+    assert "review/static/*" in data["package-data"]["charfolio"]
+    static = REPO / "src" / "charfolio" / "review" / "static"
+    names = {"index.html", "common.js", "views.js", "review.js", "review.css"}
+    assert {p.name for p in static.iterdir()} == names

@@ -45,7 +45,12 @@ from charfolio.review.rateable import Rateable, rateables
 from charfolio.review.thumbnails import ThumbnailCache
 
 TOKEN_HEADER = "x-charfolio-token"
-STATIC = {"review.js": "text/javascript", "review.css": "text/css"}
+STATIC = {
+    "common.js": "text/javascript",
+    "views.js": "text/javascript",
+    "review.js": "text/javascript",
+    "review.css": "text/css",
+}
 # No inline script, nothing from elsewhere, and the tokened URL never leaks in a Referer.
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self'; style-src 'self'; "
