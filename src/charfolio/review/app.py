@@ -78,6 +78,9 @@ class TokenGate:
         self.app, self.token = app, token.encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket" and not self._allowed(scope):
+            await send({"type": "websocket.close", "code": 1008})  # no socket routes anyway
+            return
         if scope["type"] == "http" and not self._allowed(scope):
             response = PlainTextResponse(
                 "403: this page needs the token of the URL `charfolio review` printed",

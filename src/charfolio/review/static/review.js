@@ -126,6 +126,7 @@ function tile(k, columns) {
   const line = el("div", "meta");
   const decision = S.decisions[item.file];
   if (decision) line.append(el("span", `badge ${decision.decision}`, decision.decision));
+  if (item.review_status === "stale") line.append(el("span", "stale", " stale (image changed)"));
   else line.append(el("span", "undecided", "no decision"));
   if (item.tiers.length) line.append(` ${item.tiers.join(" ")}`);
   node.append(line);
