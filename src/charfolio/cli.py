@@ -227,6 +227,17 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_review(args: argparse.Namespace) -> int:
+    import getpass
+
+    from charfolio.core import workflow_files
+    from charfolio.review.serve import run_review
+
+    config = load_config([str(workflow_files.base_config()), *args.config])
+    reviewer = args.reviewer or getpass.getuser()
+    return run_review(config, args.character, reviewer, args.host, args.port, not args.no_browser)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="charfolio", description=__doc__)
     parser.add_argument("--version", action="version", version=f"charfolio {__version__}")
@@ -310,6 +321,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--preset", choices=sorted(PRESETS), default=DEFAULT_PRESET)
     p.add_argument("--model-cache", default="models")
     p.set_defaults(func=cmd_calibrate)
+
+    p = sub.add_parser("review", help="a local web page to accept, reject and star images")
+    p.add_argument("--config", action="append", default=[],
+                   help="config files over the workflow's config/config.yaml (its review_dir "
+                   "and characters), e.g. config/demo.yaml")  # fmt: skip
+    p.add_argument("--character", required=True, help="the character to review")
+    p.add_argument("--port", type=int, default=8765, help="default 8765; 0 picks a free port")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="default 127.0.0.1 (this machine only); use an SSH tunnel rather than "
+                   "another address")  # fmt: skip
+    p.add_argument("--reviewer", help="name recorded with each decision (default: login name)")
+    p.add_argument("--no-browser", action="store_true", help="print the URL, open no browser")
+    p.set_defaults(func=cmd_review)
 
     add_audit_parser(sub)
     add_models_parser(sub)

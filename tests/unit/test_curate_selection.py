@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
-
 import dataclasses
+import hashlib
 import json
 import random
 from collections import Counter

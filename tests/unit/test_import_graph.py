@@ -70,6 +70,12 @@ def test_nothing_below_the_commands_imports_them() -> None:
     assert not wrong, "the cli layer imports the stages, never the reverse:\n" + shown(wrong)
 
 
+def test_only_the_cli_imports_review() -> None:
+    """The review page is a command: no stage, and no other command, builds on it."""
+    wrong = [e for e in reaching_in(EDGES, "charfolio.review") if e.importer != "charfolio.cli"]
+    assert not wrong, "only charfolio.cli may import charfolio.review:\n" + shown(wrong)
+
+
 def test_only_demo_names_demo() -> None:
     """The demo's models register into the stages' registries; production code never names them."""
     wrong = reaching_in(EDGES, "charfolio.demo")

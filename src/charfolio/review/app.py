@@ -1,0 +1,314 @@
+"""The review page's Starlette app: a token gate, a small JSON API, images and the page.
+
+Every request needs the token (`?token=` or the X-Charfolio-Token header the page's fetches
+send): pages, JSON, images and POSTs alike, so another local user or a web page in the
+browser cannot read the images or write decisions. Files are served by key (files.py), and
+the only files written are the character's decisions and ratings CSVs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from charfolio.core.keyed_csv import CsvFileError
+from charfolio.core.layout import Results, ratings_file, review_file
+from charfolio.core.ratings import RATINGS, Rating, read_ratings, update_ratings
+from charfolio.core.regular_file import open_regular
+from charfolio.curate.decisions import (
+    DECISIONS,
+    Decision,
+    now_iso,
+    read_decisions,
+    update_decisions,
+)
+from charfolio.curate.review_preview import tier_changes
+from charfolio.faces.shots import ShotRules
+from charfolio.review.catalog_view import detail, read_catalog, shot_types, tile_columns
+from charfolio.review.files import ServedFiles
+from charfolio.review.gaps import tier_gaps
+from charfolio.review.rateable import Rateable, rateables
+from charfolio.review.thumbnails import ThumbnailCache
+
+TOKEN_HEADER = "x-charfolio-token"
+STATIC = {
+    "common.js": "text/javascript",
+    "views.js": "text/javascript",
+    "review.js": "text/javascript",
+    "review.css": "text/css",
+}
+# No inline script, nothing from elsewhere, and the tokened URL never leaks in a Referer.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self'; style-src 'self'; "
+    "script-src 'self'; connect-src 'self'; frame-ancestors 'none'",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-store",
+}
+
+
+@dataclass(frozen=True)
+class ReviewSettings:
+    character: str
+    review_dir: str
+    reviewer: str
+    token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    results_root: str = Results().root
+    shot_rules: ShotRules | None = None
+
+
+class TokenGate:
+    """Refuses (403) every HTTP request that does not carry the token."""
+
+    def __init__(self, app: ASGIApp, token: str) -> None:
+        self.app, self.token = app, token.encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket" and not self._allowed(scope):
+            await send({"type": "websocket.close", "code": 1008})  # no socket routes anyway
+            return
+        if scope["type"] == "http" and not self._allowed(scope):
+            response = PlainTextResponse(
+                "403: this page needs the token of the URL `charfolio review` printed",
+                status_code=403,
+                headers=SECURITY_HEADERS,
+            )
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+    def _allowed(self, scope: Scope) -> bool:
+        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+        given = [t.encode("latin-1", "replace") for t in query.get("token", [])]
+        given += [v for k, v in scope.get("headers", []) if k.decode("latin-1") == TOKEN_HEADER]
+        return any(secrets.compare_digest(t, self.token) for t in given)
+
+
+class Review:
+    """What the page shows and edits: loaded once when the server starts."""
+
+    def __init__(self, settings: ReviewSettings) -> None:
+        self.settings = settings
+        self.results = Results(settings.results_root).character(settings.character)
+        self.table = read_catalog(self.results)
+        files = self.table.column("file").to_pylist()
+        self.row_of = {f: i for i, f in enumerate(files)}
+        self.sha256_of = dict(zip(files, self.table.column("sha256").to_pylist(), strict=True))
+        self.tiles = tile_columns(
+            self.table, shot_types(self.table, self.results, settings.shot_rules)
+        )
+        tiers = {t for ts in self.tiles.get("tiers", []) for t in ts or []}
+        self.gaps = tier_gaps(self.results, tiers)
+        self.decisions_path = review_file(settings.review_dir, settings.character)
+        self.ratings_path = ratings_file(settings.review_dir, settings.character)
+        self.thumbs = ThumbnailCache()
+        self.refresh_rateables()
+
+    def refresh_rateables(self) -> list[Rateable]:
+        """Boards and checkpoint runs may be rendered while the page is open: look again."""
+        found = rateables(self.results)
+        self.files = ServedFiles(Path(self.results.root), [*self.row_of, *(r.file for r in found)])
+        # A board whose folder links outside the results is not listed: it could not be shown.
+        self.rateables = [r for r in found if self.files.path(r.file) is not None]
+        self.rateable_keys = {r.file for r in self.rateables}
+        return self.rateables
+
+
+def decision_record(d: Decision) -> dict[str, str]:
+    return {"decision": d.decision, "note": d.note, "reviewer": d.reviewer,
+            "reviewed_at": d.reviewed_at}  # fmt: skip
+
+
+def refused(message: str, status: int = 400) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status, headers=SECURITY_HEADERS)
+
+
+def ok(body: Any) -> JSONResponse:
+    return JSONResponse(body, headers=SECURITY_HEADERS)
+
+
+async def changes_of(request: Request) -> list[Mapping[str, Any]] | JSONResponse:
+    try:
+        body = await request.json()
+        changes = body["changes"]
+        if not isinstance(changes, list) or not all(isinstance(c, dict) for c in changes):
+            raise TypeError
+    except (ValueError, KeyError, TypeError):
+        return refused('send JSON {"changes": [{"file": ..., ...}, ...]}')
+    return changes
+
+
+def create_app(settings: ReviewSettings) -> Starlette:
+    review = Review(settings)
+    character = settings.character
+    static = resources.files("charfolio.review") / "static"
+
+    def page(request: Request) -> Response:
+        text = (static / "index.html").read_text(encoding="utf-8")
+        text = text.replace("{{TOKEN}}", html.escape(settings.token))
+        text = text.replace("{{CHARACTER}}", html.escape(character))
+        return Response(text, media_type="text/html", headers=SECURITY_HEADERS)
+
+    def static_file(request: Request) -> Response:
+        name = request.path_params["name"]
+        if name not in STATIC:
+            return refused(f"no static file {name!r}", 404)
+        return Response(
+            (static / name).read_bytes(), media_type=STATIC[name], headers=SECURITY_HEADERS
+        )
+
+    def decisions() -> dict[str, dict[str, str]]:
+        return {f: decision_record(d) for f, d in read_decisions(review.decisions_path).items()}
+
+    def items(request: Request) -> Response:
+        try:
+            current = decisions()
+        except CsvFileError as error:  # a hand edit broke the file: say where
+            return refused(str(error), 409)
+        return ok({
+            "character": character, "reviewer": settings.reviewer, "columns": review.tiles,
+            "gaps": review.gaps, "decisions": current, "decision_values": list(DECISIONS),
+            "review_file": review.decisions_path,
+        })  # fmt: skip
+
+    def current_decisions(request: Request) -> Response:
+        try:
+            return ok({"decisions": decisions()})
+        except CsvFileError as error:
+            return refused(str(error), 409)
+
+    async def post_decisions(request: Request) -> Response:
+        changes = await changes_of(request)
+        if isinstance(changes, JSONResponse):
+            return changes
+        update: dict[str, Decision | None] = {}
+        at = now_iso()
+        for change in changes:
+            file, value = change.get("file"), change.get("decision")
+            if not isinstance(file, str) or file not in review.row_of:
+                return refused(f"no image {file!r} in the catalog of {character}")
+            if value is not None and value not in DECISIONS:
+                return refused(
+                    f"decision {value!r} for {file} is not one of {', '.join(DECISIONS)} "
+                    f"(or null to withdraw it)"
+                )
+            note = change.get("note") or ""
+            if not isinstance(note, str):
+                return refused(f"note for {file} must be text")
+            update[file] = None if value is None else Decision(
+                file, value, note, settings.reviewer, at, review.sha256_of[file] or ""
+            )  # fmt: skip
+        try:
+            written = await run_in_threadpool(update_decisions, review.decisions_path, update)
+        except CsvFileError as error:
+            return refused(str(error), 409)
+        return ok({"decisions": {f: decision_record(d) for f, d in written.items()}})
+
+    def detail_of(request: Request) -> Response:
+        file = request.query_params.get("file", "")
+        if file not in review.row_of:
+            return refused(f"no image {file!r} in the catalog of {character}", 404)
+        row = review.table.slice(review.row_of[file], 1).to_pylist()[0]
+        return ok(detail(row))
+
+    def image(request: Request) -> Response:
+        read = review.files.read(request.query_params.get("file", ""))
+        if read is None:
+            return refused("no such image in this character's results", 404)
+        return Response(read[0], media_type=read[1], headers=SECURITY_HEADERS)
+
+    def thumb(request: Request) -> Response:
+        path = review.files.path(request.query_params.get("file", ""))
+        jpeg = None if path is None else review.thumbs.jpeg(path)
+        if jpeg is None:
+            return refused("no such image in this character's results", 404)
+        return Response(jpeg, media_type="image/jpeg", headers=SECURITY_HEADERS)
+
+    def preview(request: Request) -> Response:
+        selection = review.results.selection
+        if not Path(selection).is_file():
+            return ok({"available": False, "message": f"no {selection} yet: run the selection"})
+        try:
+            changes = tier_changes(selection, read_decisions(review.decisions_path))
+        except ValueError as error:  # incl. ReviewFileError: a decision the selection lacks
+            return ok({"available": False, "message": str(error)})
+        return ok({"available": True, "tiers": {
+            t: {"added": list(c.added), "removed": list(c.removed)} for t, c in changes.items()
+        }})  # fmt: skip
+
+    def ratings() -> dict[str, int]:
+        return {f: r.rating for f, r in read_ratings(review.ratings_path).items()}
+
+    def rateable_items(request: Request) -> Response:
+        found = review.refresh_rateables()
+        return ok({
+            "items": [{"file": r.file, "group": r.group, "label": r.label} for r in found],
+            "ratings": ratings(), "ratings_file": review.ratings_path,
+        })  # fmt: skip
+
+    async def post_ratings(request: Request) -> Response:
+        changes = await changes_of(request)
+        if isinstance(changes, JSONResponse):
+            return changes
+        update: dict[str, Rating | None] = {}
+        at = now_iso()
+        for change in changes:
+            file, value = change.get("file"), change.get("rating")
+            path = review.files.path(file) if isinstance(file, str) else None
+            if file not in review.rateable_keys or path is None:
+                return refused(f"no storyboard frame or checkpoint image {file!r} of {character}")
+            if value is not None and value not in RATINGS:
+                return refused(f"rating {value!r} for {file} is not a whole number from 1 to 5")
+            sha = await run_in_threadpool(sha256_of_file, path)
+            if sha is None:
+                return refused(f"{file} cannot be read", 404)
+            update[file] = (
+                None if value is None else Rating(file, value, settings.reviewer, at, sha)
+            )
+        try:
+            written = await run_in_threadpool(update_ratings, review.ratings_path, update)
+        except CsvFileError as error:
+            return refused(str(error), 409)
+        return ok({"ratings": {f: r.rating for f, r in written.items()}})
+
+    routes = [
+        Route("/", page),
+        Route("/static/{name}", static_file),
+        Route("/api/items", items),
+        Route("/api/decisions", current_decisions, methods=["GET"]),
+        Route("/api/decisions", post_decisions, methods=["POST"]),
+        Route("/api/detail", detail_of),
+        Route("/api/image", image),
+        Route("/api/thumb", thumb),
+        Route("/api/preview", preview),
+        Route("/api/rateables", rateable_items),
+        Route("/api/ratings", post_ratings, methods=["POST"]),
+    ]
+    app = Starlette(routes=routes)
+    app.add_middleware(TokenGate, token=settings.token)
+    return app
+
+
+def sha256_of_file(path: Path) -> str | None:
+    digest = hashlib.sha256()
+    try:
+        with open_regular(path) as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    except OSError:
+        return None
+    return digest.hexdigest()
