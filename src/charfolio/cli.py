@@ -323,9 +323,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_calibrate)
 
     p = sub.add_parser("review", help="a local web page to accept, reject and star images")
-    p.add_argument("--config", action="append", default=[],
-                   help="config files over the workflow's config/config.yaml (its review_dir "
-                   "and characters), e.g. config/demo.yaml")  # fmt: skip
+    p.add_argument("--config", action="extend", nargs="+", default=[],
+                   help="config files over the workflow's config/config.yaml, as given to "
+                   "snakemake (its review_dir and characters), e.g. config/demo.yaml")  # fmt: skip
     p.add_argument("--character", required=True, help="the character to review")
     p.add_argument("--port", type=int, default=8765, help="default 8765; 0 picks a free port")
     p.add_argument("--host", default="127.0.0.1",

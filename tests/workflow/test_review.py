@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
 
 from charfolio.core.layout import Results, review_file
-from charfolio.curate.decisions import Decision, read_decisions, update_decisions
+from charfolio.curate.decisions import read_decisions, update_decisions
 from charfolio.curate.review_preview import tier_changes
 from charfolio.curate.selection_io import read_selection
+from tests.unit.chromium_support import chromium
 
 from .conftest import config_path, planned_jobs, snakemake
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
 
 pytestmark = pytest.mark.slow
 
@@ -36,26 +44,99 @@ def _star_candidate(selection, tier: int) -> str:
     return outside[-1].file  # the lowest-ranked such image
 
 
+@contextmanager
+def review_server(workdir: Path, *args: str) -> Iterator[str]:
+    """`charfolio review` as a user starts it, in the workflow's folder; yields its URL."""
+    server = subprocess.Popen(
+        [sys.executable, "-m", "charfolio.cli", "review", "--no-browser", "--port", "0", *args],
+        cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        url = server.stdout.readline().strip()  # its first line is the tokened URL
+        assert url.startswith("http://127.0.0.1:") and "?token=" in url, server.stderr.read()
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def review_in_chromium(
+    url: str,
+    rejected: list[str],
+    starred: str,
+    cluster: int,
+    review: Path,
+    preview: Callable[[], str],
+) -> None:
+    """Reject two tier_10 images and star one in the page, with the keys; then wait for the
+    page's preview panel to show `preview()` (called once the review file holds all three)."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium(), args=CHROMIUM_ARGS)
+        page = browser.new_context(
+            viewport={"width": 1280, "height": 900}, bypass_csp=True
+        ).new_page()
+        page.goto(url)
+        page.wait_for_selector("#spacer .tile")
+        page.select_option("#f-tier", "tier_10")
+        for file in rejected:
+            page.click(f'#spacer .tile[data-file="{file}"]')
+            page.keyboard.press("r")
+        page.select_option("#f-tier", "")  # any tier: the starred image is outside tier_10
+        page.select_option("#f-cluster", str(cluster))
+        page.select_option("#f-verdict", "passed")
+        page.click(f'#spacer .tile[data-file="{starred}"]')
+        page.keyboard.press("s")
+        deadline = time.monotonic() + 30
+        while len(read_decisions(review)) < 3:  # each key is written at once
+            assert time.monotonic() < deadline, "the page did not write three decisions"
+            time.sleep(0.1)
+        expected = preview()
+        try:
+            page.wait_for_function(
+                "t => document.getElementById('preview-body').innerText.includes(t)", arg=expected
+            )
+        finally:
+            shown = page.inner_text("#preview-body")
+            browser.close()
+        assert expected in shown, shown
+
+
 def test_decisions_rerun_selection_only_and_change_tiers(workdir: Path, tmp_path: Path) -> None:
+    """The issue's done-when: from the demo, review in the page (reject two images, star one),
+    rerun, and the tiers, the catalog and the audit follow the decisions."""
     reviews = tmp_path / "reviews"
-    args = ("--configfile", config_path("demo.yaml"), "--config", f"review_dir={reviews}")
+    override = tmp_path / "review_dir.yaml"
+    override.write_text(f"review_dir: {reviews}\n")
+    args = ("--configfile", config_path("demo.yaml"), str(override))
     snakemake(workdir, "curate_characters", *args)
     paths = Results(str(workdir / "results")).character("demo")
     before = read_selection(paths.selection)
     sha256 = {r.file: r.sha256 for r in before.rows}
     tier_10 = before.members[10]
-    rejected, starred = tier_10[:2], _star_candidate(before, 10)
+    rejected, starred = list(tier_10[:2]), _star_candidate(before, 10)
+    cluster = next(r.cluster for r in before.rows if r.file == starred)
 
+    config = ("--config", config_path("demo.yaml"), str(override))
     path = Path(review_file(str(reviews), "demo"))
-    update_decisions(
-        path,
-        {
-            f: Decision(f, "reject", note="extra finger", reviewer="ana", sha256=sha256[f])
-            for f in rejected
-        }
-        | {starred: Decision(starred, "star", reviewer="ana", sha256=sha256[starred])},
-    )
-    preview = tier_changes(paths.selection, read_decisions(path))
+
+    def preview_line() -> str:  # the page's line for tier_10, from the file it wrote
+        return (
+            f"tier_10: {tier_changes(paths.selection, read_decisions(path))['tier_10'].summary()}"
+        )
+
+    with review_server(workdir, *config, "--character", "demo", "--reviewer", "ana") as url:
+        review_in_chromium(url, rejected, starred, cluster, path, preview_line)
+    decisions = read_decisions(path)
+    assert {f: d.decision for f, d in decisions.items()} == dict.fromkeys(rejected, "reject") | {
+        starred: "star"
+    }
+    assert all(d.reviewer == "ana" and d.sha256 == sha256[d.file] for d in decisions.values())
+    assert [p.name for p in reviews.iterdir()] == ["demo.csv"]  # it wrote nothing else there
+    # A note typed into the file by hand, as users edit a committed file.
+    notes = {f: dataclasses.replace(decisions[f], note="extra finger") for f in rejected}
+    decisions = update_decisions(path, notes)
+    preview = tier_changes(paths.selection, decisions)
     assert set(preview["tier_10"].removed) >= set(rejected) and starred in preview["tier_10"].added
 
     plan = planned_jobs(snakemake(workdir, "-n", "curate_characters", *args).stdout)
@@ -73,7 +154,7 @@ def test_decisions_rerun_selection_only_and_change_tiers(workdir: Path, tmp_path
     assert starred in manifest and not manifest & set(rejected)
 
     catalog = {r["file"]: r for r in pq.read_table(paths.catalog).to_pylist()}
-    for f in rejected:
+    for f in rejected:  # a note added by hand in the file is kept too
         row = catalog[f]
         assert (row["verdict"], row["reject_reason"], row["reject_stage"]) == (
             "rejected",
