@@ -162,6 +162,8 @@ def cmd_curate(args: argparse.Namespace) -> int:
     if code == 0 and not args.dry_run:
         made = "tiers, catalog, report.html, balance, captions" + (", LoRA" if args.train else "")
         print(f"done: {out / Results().character(name).root} ({made})")
+        print(f"review it: cd {out} && charfolio review --config config/curate.yaml "
+              f"--character {name}")  # fmt: skip
     return code
 
 

@@ -189,6 +189,11 @@ def test_decisions_are_written_as_exact_rows(tree: Tree) -> None:
         B: ("star", "", "ana", tree.sha256[B]),
     }
     assert all(ISO.fullmatch(r["reviewed_at"]) for r in rows.values())
+    # A change that carries no note (a key press) keeps the note on file; an empty one clears it.
+    c.post("/api/decisions", json={"changes": [{"file": A, "decision": "star"}]})
+    assert {r["file"]: r["note"] for r in csv_rows(tree.decisions)}[A] == "extra finger"
+    c.post("/api/decisions", json={"changes": [{"file": A, "decision": "reject", "note": ""}]})
+    assert {r["file"]: r["note"] for r in csv_rows(tree.decisions)}[A] == ""
     # null withdraws a decision; the other row stays as it was
     assert (
         c.post("/api/decisions", json={"changes": [{"file": A, "decision": None}]}).status_code

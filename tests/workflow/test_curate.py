@@ -6,6 +6,8 @@ import os
 import signal
 import subprocess
 import sys
+import urllib.parse
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
@@ -63,6 +65,23 @@ def test_curate_a_folder_into_a_tier(photo_folder, tmp_path):
     assert len(faces) == 25
     # The photos were never copied or moved.
     assert len(list(photo_folder.rglob("*.png"))) == 24
+    # The review page runs in --out, as curate says, and shows the folder's own photos.
+    out = tmp_path / "out"
+    server = subprocess.Popen(
+        [CHARFOLIO, "review", "--config", "config/curate.yaml", "--character", photo_folder.name,
+         "--no-browser", "--port", "0"],
+        cwd=out, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        url = urllib.parse.urlsplit(server.stdout.readline().strip())
+        token = urllib.parse.parse_qs(url.query)["token"][0]
+        query = urllib.parse.urlencode({"file": "source/scene_0/img_00.png", "token": token})
+        with urllib.request.urlopen(f"http://{url.netloc}/api/image?{query}", timeout=30) as r:
+            assert r.read() == (photo_folder / "scene_0" / "img_00.png").read_bytes()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    assert not (out / "config" / "reviews").exists()  # looking writes nothing
 
 
 @pytest.mark.slow

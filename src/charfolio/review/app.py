@@ -171,8 +171,11 @@ def create_app(settings: ReviewSettings) -> Starlette:
             (static / name).read_bytes(), media_type=STATIC[name], headers=SECURITY_HEADERS
         )
 
+    def decisions_on_file() -> dict[str, Decision]:
+        return read_decisions(review.decisions_path)
+
     def decisions() -> dict[str, dict[str, str]]:
-        return {f: decision_record(d) for f, d in read_decisions(review.decisions_path).items()}
+        return {f: decision_record(d) for f, d in decisions_on_file().items()}
 
     def items(request: Request) -> Response:
         try:
@@ -197,6 +200,10 @@ def create_app(settings: ReviewSettings) -> Starlette:
             return changes
         update: dict[str, Decision | None] = {}
         at = now_iso()
+        try:  # a change without a note keeps the note on file (typed into the CSV, say)
+            notes = {f: d.note for f, d in decisions_on_file().items()}
+        except CsvFileError as error:
+            return refused(str(error), 409)
         for change in changes:
             file, value = change.get("file"), change.get("decision")
             if not isinstance(file, str) or file not in review.row_of:
@@ -206,7 +213,8 @@ def create_app(settings: ReviewSettings) -> Starlette:
                     f"decision {value!r} for {file} is not one of {', '.join(DECISIONS)} "
                     f"(or null to withdraw it)"
                 )
-            note = change.get("note") or ""
+            note = change["note"] if "note" in change else notes.get(file, "")
+            note = note or ""
             if not isinstance(note, str):
                 return refused(f"note for {file} must be text")
             update[file] = None if value is None else Decision(
