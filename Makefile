@@ -53,8 +53,9 @@ lint: install-all
 	$(BIN)/ruff format --check src tests bench workflow
 	$(BIN)/snakefmt --check Snakefile rules
 
-bench: install-all
+bench: install-all system-deps
 	$(BIN)/python bench/generate.py
+	$(BIN)/python bench/review.py
 
 ## Regenerate the lock after changing dependencies in pyproject.toml or envs/lock/*.in, and
 ## commit both together (tests/unit/test_lock.py fails while they disagree).

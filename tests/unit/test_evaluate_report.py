@@ -16,7 +16,8 @@ import pytest
 from PIL import Image
 
 from charfolio.core import tables
-from charfolio.core.ratings import Rating, file_sha256, update_ratings
+from charfolio.core.digest import sha256_file
+from charfolio.core.ratings import Rating, update_ratings
 from charfolio.evaluate import CHECKPOINT_REPORT_SECTIONS, build_suite, evaluate_lora, write_suite
 from charfolio.evaluate.checkpoint_report import write_checkpoint_report
 from charfolio.evaluate.ranking import CATEGORY_SCORES
@@ -182,7 +183,7 @@ def test_ratings_beside_the_metrics(results: Path, tmp_path: Path) -> None:
     keys = [f"checkpoints/p/tier_1/{r['file']}" for r in first]
     ratings = tmp_path / "demo_ratings.csv"
     update_ratings(ratings, {
-        keys[0]: Rating(keys[0], 5, sha256=file_sha256(results / keys[0])),
+        keys[0]: Rating(keys[0], 5, sha256=sha256_file(results / keys[0])),
         keys[1]: Rating(keys[1], 2),
         keys[2]: Rating(keys[2], 1, sha256="0" * 64),  # an earlier render: left out
     })  # fmt: skip

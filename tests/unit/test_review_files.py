@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from charfolio.core.digest import sha256_file
 from charfolio.core.keyed_csv import CsvFileError, read_keyed_csv, update_keyed_csv
 from charfolio.core.ratings import (
     RATING_COLUMNS,
     MeanRating,
     Rating,
-    file_sha256,
     mean_rating,
     read_ratings,
     update_ratings,
@@ -187,7 +187,7 @@ def test_mean_rating_leaves_out_stale_ratings(tmp_path):
     for i in range(1, 5):
         (board / f"frame_{i:02d}.png").write_bytes(f"pixels {i}".encode())
     files = [f"story/launch/frame_{i:02d}.png" for i in range(1, 5)]
-    current = {f: file_sha256(tmp_path / f) for f in files}
+    current = {f: sha256_file(tmp_path / f) for f in files}
     ratings = {
         files[0]: Rating(files[0], 5, sha256=current[files[0]]),
         files[1]: Rating(files[1], 2, sha256=current[files[1]]),

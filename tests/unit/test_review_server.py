@@ -40,14 +40,17 @@ def tree(tmp_path: Path) -> Tree:
     return make_tree(tmp_path)
 
 
+LOCAL = "http://127.0.0.1"  # the page answers to loopback names only
+
+
 def client(tree: Tree, reviewer: str = "ana") -> TestClient:
     settings = ReviewSettings(CHARACTER, str(tree.review_dir), reviewer, TOKEN, str(tree.results))
-    return TestClient(create_app(settings), headers={"X-Charfolio-Token": TOKEN})
+    return TestClient(create_app(settings), base_url=LOCAL, headers={"X-Charfolio-Token": TOKEN})
 
 
 def anonymous(tree: Tree) -> TestClient:
     settings = ReviewSettings(CHARACTER, str(tree.review_dir), "ana", TOKEN, str(tree.results))
-    return TestClient(create_app(settings))
+    return TestClient(create_app(settings), base_url=LOCAL)
 
 
 def snapshot(root: Path) -> dict[str, tuple[int, int]]:
@@ -259,10 +262,43 @@ def test_a_bad_decision_is_refused_with_its_reason(tree: Tree, change: dict, mes
 
 def test_malformed_bodies_are_refused(tree: Tree) -> None:
     c = client(tree)
+    json_type = {"Content-Type": "application/json"}
     for body in [b"not json", b"{}", b'{"changes": 3}', b'{"changes": [1]}']:
-        r = c.post("/api/decisions", content=body)
+        r = c.post("/api/decisions", content=body, headers=json_type)
         assert r.status_code == 400 and "changes" in r.json()["error"], body
+    # A form or text/plain body (what a cross-site form can send) is not read at all.
+    good = b'{"changes": [{"file": "%s", "decision": "reject"}]}' % A.encode()
+    for kind in ("text/plain", "application/x-www-form-urlencoded"):
+        r = c.post("/api/decisions", content=good, headers={"Content-Type": kind})
+        assert r.status_code == 415, kind
     assert not tree.decisions.exists()
+
+
+def test_writes_from_another_site_or_host_name_are_refused(tree: Tree) -> None:
+    """What a page on another site could try once it knows the URL (from a log, history):
+    a POST with the token in the query, a foreign Origin, or a DNS-rebound host name."""
+    change = {"changes": [{"file": A, "decision": "reject"}]}
+    c = anonymous(tree)
+    assert c.post(f"/api/decisions?token={TOKEN}", json=change).status_code == 403
+    tokened = client(tree)
+    assert (
+        tokened.post(
+            "/api/decisions", json=change, headers={"Origin": "http://evil.example"}
+        ).status_code
+        == 403
+    )
+    assert tokened.get("/api/items", headers={"Host": "evil.example:8765"}).status_code == 403
+    assert not tree.decisions.exists()
+    # The page's own requests: same origin, loopback names, header token.
+    for host in ("127.0.0.1:8765", "localhost:8765", "[::1]:8765"):
+        assert tokened.get("/api/items", headers={"Host": host}).status_code == 200, host
+    assert tokened.post("/api/decisions", json=change, headers={"Origin": LOCAL}).status_code == 200
+    # Listening elsewhere (--host), the host name is whatever the user browses to.
+    settings = ReviewSettings(CHARACTER, str(tree.review_dir), "ana", TOKEN, str(tree.results),
+                              loopback_only=False)  # fmt: skip
+    remote = TestClient(create_app(settings), base_url="http://review.lan",
+                        headers={"X-Charfolio-Token": TOKEN})  # fmt: skip
+    assert remote.get("/api/items").status_code == 200
 
 
 def test_ratings_are_written_with_the_sha256_of_the_image_rated(tree: Tree) -> None:
@@ -397,7 +433,7 @@ def test_the_command_prints_the_tokened_url_first_and_serves_it(tree: Tree) -> N
         assert httpx.get(first, timeout=10).status_code == 200
         assert httpx.get(first.split("?")[0], timeout=10).status_code == 403
         base = first.split("?")[0]
-        r = httpx.post(f"{base}api/decisions?token={match[2]}", timeout=10,
+        r = httpx.post(f"{base}api/decisions", timeout=10, headers={"X-Charfolio-Token": match[2]},
                        json={"changes": [{"file": A, "decision": "accept"}]})  # fmt: skip
         assert r.status_code == 200
         assert [(row["file"], row["reviewer"]) for row in csv_rows(tree.decisions)] == [(A, "cli")]
@@ -428,7 +464,7 @@ def test_the_preview_is_the_tier_change_of_the_decisions_on_file(tmp_path: Path)
     inputs = make_character(results, "alice", ALICE, {2: None, 4: None})
     build_catalog(**inputs, out_path=results / "alice" / "catalog.parquet")
     settings = ReviewSettings("alice", str(tmp_path / "reviews"), "ana", TOKEN, str(results))
-    c = TestClient(create_app(settings), headers={"X-Charfolio-Token": TOKEN})
+    c = TestClient(create_app(settings), base_url=LOCAL, headers={"X-Charfolio-Token": TOKEN})
     assert c.get("/api/preview").json()["tiers"]["tier_2"] == {"added": [], "removed": []}
     changes = [{"file": image_file("b03"), "decision": "reject"},
                {"file": image_file("a05"), "decision": "star"},

@@ -412,14 +412,14 @@ def test_a_review_file_that_is_no_regular_file_or_text_is_refused(tmp_path: Path
 
     fifo = tmp_path / "fifo.csv"
     os.mkfifo(fifo)
-    with pytest.raises(ReviewFileError, match="fifo.csv: cannot be read .*not a regular file"):
+    with pytest.raises(ReviewFileError, match=r"fifo\.csv: cannot be read .*not a regular file"):
         read_decisions(fifo)  # before: blocked for ever waiting for a writer
     (tmp_path / "folder.csv").mkdir()
-    with pytest.raises(ReviewFileError, match="folder.csv: cannot be read"):
+    with pytest.raises(ReviewFileError, match=r"folder\.csv: cannot be read"):
         read_decisions(tmp_path / "folder.csv")
     latin = tmp_path / "latin.csv"
     latin.write_bytes(HEADER.encode() + "images/a.png,reject,caf\xe9,,,\n".encode("latin-1"))
-    with pytest.raises(ReviewFileError, match="latin.csv: cannot be read as UTF-8"):
+    with pytest.raises(ReviewFileError, match=r"latin\.csv: cannot be read as UTF-8"):
         read_decisions(latin)
     windows = tmp_path / "windows.csv"
     text = "\ufeff" + HEADER + 'images/a.png,reject,"two\nlines",,,\n'

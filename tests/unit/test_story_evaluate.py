@@ -10,7 +10,8 @@ import pytest
 from PIL import Image
 
 from charfolio.core import tables
-from charfolio.core.ratings import Rating, file_sha256, update_ratings
+from charfolio.core.digest import sha256_file
+from charfolio.core.ratings import Rating, update_ratings
 from charfolio.story import StoryboardSettings, StoryError, evaluate_storyboard, render_storyboard
 from charfolio.story.frames import Frame, StoryFrames, write_frames
 
@@ -152,7 +153,7 @@ def test_ablation_table_and_page(tmp_path, detector, scorer):
     frames = [f"ablation/walk/simple/frame_{i:02d}.png" for i in (1, 2, 3)]
     ratings = tmp_path / "reviews" / "demo_ratings.csv"
     update_ratings(ratings, {
-        frames[0]: Rating(frames[0], 5, sha256=file_sha256(tmp_path / frames[0])),
+        frames[0]: Rating(frames[0], 5, sha256=sha256_file(tmp_path / frames[0])),
         frames[1]: Rating(frames[1], 2),
         frames[2]: Rating(frames[2], 1, sha256="0" * 64),  # an earlier render: left out
     })  # fmt: skip

@@ -7,7 +7,8 @@ import json
 import pyarrow.parquet as pq
 import pytest
 
-from charfolio.core.ratings import Rating, file_sha256, update_ratings
+from charfolio.core.digest import sha256_file
+from charfolio.core.ratings import Rating, update_ratings
 
 from .conftest import config_path, planned_jobs, snakemake
 
@@ -32,7 +33,7 @@ def test_ratings_rerun_only_the_reports_and_show_their_means(workdir):
     first = [f"{RUN}/{r['file']}" for r in renders if r["checkpoint"] == "epoch-0001"]
 
     def rated(file: str, rating: int, sha256: str | None = None) -> Rating:
-        return Rating(file, rating, "test", sha256=sha256 or file_sha256(root / file))
+        return Rating(file, rating, "test", sha256=sha256 or sha256_file(root / file))
 
     ratings = reviews / "demo_ratings.csv"
     update_ratings(

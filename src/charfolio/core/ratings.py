@@ -14,13 +14,13 @@ metrics (specs/003: people rate storyboards 1-5).
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from charfolio.core.digest import sha256_file
 from charfolio.core.keyed_csv import Row, read_keyed_csv, update_keyed_csv
 
 RATING_COLUMNS = ("file", "rating", "reviewer", "rated_at", "sha256")
@@ -72,14 +72,6 @@ def update_ratings(
     return {f: Rating(**dict(row, rating=int(row["rating"]))) for f, row in rows.items()}
 
 
-def file_sha256(path: str | os.PathLike[str]) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 # A report's rating columns: the mean of the current ratings (None: unrated), how many, and
 # how many ratings of earlier renders were left out.
 RATING_FIELDS = ("rating_mean", "rating_count", "rating_stale")
@@ -97,7 +89,7 @@ class MeanRating:
 
 
 def _sha256_or_none(path: Path) -> str | None:
-    return file_sha256(path) if path.is_file() else None
+    return sha256_file(path) if path.is_file() else None
 
 
 def mean_rating(

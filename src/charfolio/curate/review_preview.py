@@ -7,17 +7,15 @@ selection table alone: the same functions `select` uses give the tiers a rerun w
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from charfolio.core.layout import tier_folder
 from charfolio.curate.decisions import Decision, check_decisions
 from charfolio.curate.reviews import apply_decisions
 from charfolio.curate.selection import rank_and_fill
-from charfolio.curate.selection_io import read_selection
+from charfolio.curate.selection_io import read_ranking_inputs
 
 
 @dataclass(frozen=True)
@@ -34,17 +32,14 @@ def tier_changes(
 ) -> dict[str, TierChange]:
     """Tier folder name (tier_70) -> the change a rerun with `decisions` would make.
 
-    Raises ReviewFileError for a decision on an image the selection does not hold.
+    Raises ReviewFileError for a decision on an image the selection does not hold, and
+    ValueError for a selection written before review decisions existed (rerun select_images).
     """
-    current = read_selection(selection)
-    rows: dict[str, dict[str, Any]] = {}
-    for row in current.rows:
-        record = dataclasses.asdict(row)
-        if record["pipeline_verdict"] is None:
-            raise ValueError(f"{selection} has no pipeline verdicts; rerun the select_images rule")
-        record["verdict"] = record["pipeline_verdict"]
-        record["reject_reason"] = record["pipeline_reject_reason"]
-        rows[row.file] = record
+    current = read_ranking_inputs(selection)
+    rows = current.rows
+    for row in rows.values():  # back to the funnel's own verdicts, then the decisions on top
+        row["verdict"] = row["pipeline_verdict"]
+        row["reject_reason"] = row["pipeline_reject_reason"]
     checked = check_decisions(decisions, {f: r["sha256"] for f, r in rows.items()}, "the review")
     apply_decisions(rows, checked)
     after = rank_and_fill(rows, current.strategy, current.per_cluster, current.tiers)

@@ -88,8 +88,7 @@ class SelectionRow:
     duplicate_embedding_similarity: float | None
     rank: int | None
     tiers: tuple[str, ...] = ()
-    # A reviewer's decision (charfolio.curate.reviews.DECISION_COLUMNS) and the verdict it
-    # overruled: `verdict`/`reject_reason` above are the final ones.
+    # A reviewer's decision (tables.REVIEW_DECISION_COLUMNS) and the verdict it overruled: `verdict`/`reject_reason` above are the final ones.
     review_decision: str | None = None
     review_note: str | None = None
     reviewer: str | None = None
@@ -98,6 +97,7 @@ class SelectionRow:
     pipeline_verdict: str | None = None
     pipeline_reject_reason: str | None = None
     sha256: str | None = None  # of the image judged, as its images table recorded it
+    nearest_cluster: int | None = None  # unclustered: the nearest centroid's cluster
 
 
 @dataclass(frozen=True)
@@ -246,6 +246,7 @@ def _judge(
         "scenario": image.get("scenario"),
         "prompt": image["prompt"],
         "cluster": None if cluster is None else cluster["cluster"],
+        "nearest_cluster": None,
         "quality_score": score,
         "sharpness": q.get("sharpness") if readable else None,
         "contrast": q.get("contrast") if readable else None,
@@ -277,6 +278,7 @@ def select(
     near_duplicates: NearDuplicateRule | None = None,
     vectors: VectorSource | None = None,
     decisions: CheckedDecisions | None = None,
+    nearest: Mapping[str, int] | None = None,
 ) -> SelectionResult:
     """Run the funnel, apply a reviewer's `decisions`, rank the passing pool with
     `strategy`, and fill the tiers.
@@ -286,6 +288,7 @@ def select(
     face validation; of each group the best-scored copy stays. Hashes are compared unless
     `duplicates` or `duplicate_distance` is None; faces and embeddings (`vectors`) when
     `near_duplicates` is given with a threshold on. `tiers` defaults to the schema's.
+    `nearest` gives unclustered images their nearest cluster (charfolio.curate.nearest_cluster).
     """
     tiers = dict(check_tiers(default_tiers() if tiers is None else tiers))
     files = sorted(row["file"] for row in images)
@@ -321,6 +324,9 @@ def select(
         for f in files
     }
 
+    for f, row in rows.items():
+        if row["cluster"] is None and nearest:
+            row["nearest_cluster"] = nearest.get(f)
     apply_decisions(rows, decisions)
     members = rank_and_fill(rows, strategy, per_cluster, tiers)
     return SelectionResult(
@@ -335,6 +341,17 @@ def select(
     )
 
 
+_NO_CLUSTER = -1
+
+
+def _ranking_cluster(row: Mapping[str, Any]) -> int:
+    """The cluster an image competes in: its own, else its nearest (a reviewer accepted it)."""
+    for key in ("cluster", "nearest_cluster"):
+        if row.get(key) is not None:
+            return int(row[key])
+    return _NO_CLUSTER
+
+
 def rank_and_fill(
     rows: Mapping[str, dict[str, Any]],
     strategy: str,
@@ -347,12 +364,18 @@ def rank_and_fill(
     accepted ones meet every tier floor. Returns tier size -> its files by rank.
     """
     passing = [r for r in rows.values() if r["verdict"] == "passed"]
-    cluster_of = {r["file"]: -1 if r["cluster"] is None else r["cluster"] for r in passing}
+    group = {r["file"]: _ranking_cluster(r) for r in passing}
     scores = {r["file"]: r["quality_score"] or 0.0 for r in passing}  # null only if unreadable
-    candidates = [
-        Candidate(r["file"], r["seed"], cluster_of[r["file"]], scores[r["file"]]) for r in passing
-    ]
-    ranking = stars_first(rank(candidates, strategy, per_cluster), cluster_of, starred_files(rows))
+    starred = starred_files(rows)
+    ranking: list[str] = []
+    # Images without any cluster (no embedding) come after every clustered one: a group of
+    # their own would take a place in every round ahead of each cluster's next best.
+    for part in ([r for r in passing if group[r["file"]] != _NO_CLUSTER],
+                 [r for r in passing if group[r["file"]] == _NO_CLUSTER]):  # fmt: skip
+        candidates = [
+            Candidate(r["file"], r["seed"], group[r["file"]], scores[r["file"]]) for r in part
+        ]
+        ranking += stars_first(rank(candidates, strategy, per_cluster), group, starred)
     for row in rows.values():
         row["rank"], row["tiers"] = None, ()
     for i, f in enumerate(ranking, start=1):

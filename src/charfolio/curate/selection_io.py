@@ -25,6 +25,7 @@ from charfolio.curate.near_duplicates import (
     rule_from_params,
     rule_params,
 )
+from charfolio.curate.nearest_cluster import nearest_clusters_from_files
 from charfolio.curate.selection import SelectionResult, SelectionRow, select
 from charfolio.curate.selection_report import selection_report
 from charfolio.curate.thresholds import Thresholds
@@ -59,27 +60,69 @@ def write_selection(result: SelectionResult, path: PathLike) -> None:
     tables.write_table(path, rows, schema)
 
 
-def read_selection(path: PathLike) -> SelectionResult:
+def _params(path: PathLike) -> dict[str, Any]:
     metadata = pq.read_schema(path).metadata or {}
     if _PARAMS_KEY not in metadata:
         raise ValueError(f"{path}: no selection parameters in its metadata; rerun the select rule")
-    params = json.loads(metadata[_PARAMS_KEY])
-    rows = [
-        SelectionRow(**dict(r, tiers=tuple(r["tiers"])))
-        for r in tables.read_table(path, tables.SELECTION).to_pylist()
-    ]
-    tiers = dict(check_tiers({int(n): floor for n, floor in params["tiers"]}))
-    ranked = sorted((r for r in rows if r.rank is not None), key=lambda r: r.rank or 0)
-    members = {n: tuple(r.file for r in ranked if tier_folder(n) in r.tiers) for n in tiers}
+    return json.loads(metadata[_PARAMS_KEY])
+
+
+def _tiers(params: Mapping[str, Any]) -> dict[int, float | None]:
+    return dict(check_tiers({int(n): floor for n, floor in params["tiers"]}))
+
+
+def _members(
+    rows: Sequence[Mapping[str, Any]], tiers: Mapping[int, float | None]
+) -> dict[int, tuple[str, ...]]:
+    """Tier size -> its files by rank, from the rows' `rank` and `tiers` columns."""
+    ranked = sorted((r for r in rows if r["rank"] is not None), key=lambda r: r["rank"])
+    return {n: tuple(r["file"] for r in ranked if tier_folder(n) in r["tiers"]) for n in tiers}
+
+
+def read_selection(path: PathLike) -> SelectionResult:
+    params = _params(path)
+    records = tables.read_table(path, tables.SELECTION).to_pylist()
+    tiers = _tiers(params)
     return SelectionResult(
-        rows=tuple(rows),
+        rows=tuple(SelectionRow(**dict(r, tiers=tuple(r["tiers"]))) for r in records),
         thresholds=Thresholds(**params["thresholds"]),
         strategy=params["strategy"],
         per_cluster=params["per_cluster"],
         tiers=tiers,
         duplicate_distance=params["duplicate_distance"],
         near_duplicates=rule_from_params(params["near_duplicates"]),
-        members=members,
+        members=_members(records, tiers),
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class RankingInputs:
+    """What ranking and filling the tiers again needs of a SELECTION file, nothing more."""
+
+    rows: dict[str, dict[str, Any]]  # file -> the columns rank_and_fill and reviews read
+    strategy: str
+    per_cluster: int
+    tiers: dict[int, float | None]
+    members: dict[int, tuple[str, ...]]  # the tiers as the file has them
+
+
+_RANKING_COLUMNS = (
+    "file", "sha256", "seed", "cluster", "nearest_cluster", "quality_score", "verdict", "reject_reason", "rank",
+    "tiers", *tables.REVIEW_DECISION_COLUMNS,
+)  # fmt: skip
+
+
+def read_ranking_inputs(path: PathLike) -> RankingInputs:
+    """The selection's rows for ranking, read column-wise: fast at hundreds of thousands."""
+    params = _params(path)
+    records = read_rows(path, _RANKING_COLUMNS, "select_images")
+    tiers = _tiers(params)
+    return RankingInputs(
+        rows={r["file"]: r for r in records},
+        strategy=params["strategy"],
+        per_cluster=params["per_cluster"],
+        tiers=tiers,
+        members=_members(records, tiers),
     )
 
 
@@ -132,6 +175,10 @@ def select_files(
     # Every measure a threshold may gate: a column left out would pass its gate as null.
     quality_rows = read_rows(quality, tables.QUALITY.names, "quality")
     cluster_rows = read_rows(clusters, ["file", "cluster"], "cluster")
+    nearest = None
+    if embeddings is not None:
+        clustered = {r["file"]: int(r["cluster"]) for r in cluster_rows}
+        nearest = nearest_clusters_from_files(clustered, *embeddings)
     dup_rows = read_rows(duplicates, tables.DUPLICATES.names, "duplicates") if duplicates else None
     vectors = None
     if near_duplicates is not None and near_duplicates.enabled:
@@ -161,6 +208,7 @@ def select_files(
         near_duplicates,
         vectors,
         decisions,
+        nearest,
     )
     write_selection(result, out_table)
     collapse_info = json.loads(Path(collapse).read_text(encoding="utf-8")) if collapse else None

@@ -8,7 +8,6 @@ the only files written are the character's decisions and ratings CSVs.
 
 from __future__ import annotations
 
-import hashlib
 import html
 import secrets
 from collections.abc import Mapping
@@ -16,7 +15,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -25,10 +24,10 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from charfolio.core.digest import sha256_file
 from charfolio.core.keyed_csv import CsvFileError
 from charfolio.core.layout import Results, ratings_file, review_file
 from charfolio.core.ratings import RATINGS, Rating, read_ratings, update_ratings
-from charfolio.core.regular_file import open_regular
 from charfolio.curate.decisions import (
     DECISIONS,
     Decision,
@@ -69,33 +68,57 @@ class ReviewSettings:
     token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     results_root: str = Results().root
     shot_rules: ShotRules | None = None
+    loopback_only: bool = True  # listening on loopback: a Host header must name loopback
+
+
+LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
+SAFE_METHODS = frozenset({"GET", "HEAD"})
 
 
 class TokenGate:
-    """Refuses (403) every HTTP request that does not carry the token."""
+    """Refuses (403) every request that does not carry the token, and more for writes.
 
-    def __init__(self, app: ASGIApp, token: str) -> None:
-        self.app, self.token = app, token.encode()
+    - every request: the token, as `?token=` or the X-Charfolio-Token header;
+    - a write (POST): the token in the header only. A web page elsewhere cannot set that
+      header on a cross-site request without a CORS preflight, which is never answered;
+    - a request naming another site as its Origin is refused;
+    - on loopback, the Host header must name loopback: a DNS-rebound name pointing at
+      127.0.0.1 is refused.
+    """
+
+    def __init__(self, app: ASGIApp, token: str, loopback_only: bool = True) -> None:
+        self.app, self.token, self.loopback_only = app, token.encode(), loopback_only
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "websocket" and not self._allowed(scope):
-            await send({"type": "websocket.close", "code": 1008})  # no socket routes anyway
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
             return
-        if scope["type"] == "http" and not self._allowed(scope):
+        problem = self._problem(scope)
+        if problem is None:
+            await self.app(scope, receive, send)
+        elif scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": 1008})  # no socket routes anyway
+        else:
             response = PlainTextResponse(
-                "403: this page needs the token of the URL `charfolio review` printed",
-                status_code=403,
-                headers=SECURITY_HEADERS,
+                f"403: {problem}", status_code=403, headers=SECURITY_HEADERS
             )
             await response(scope, receive, send)
-            return
-        await self.app(scope, receive, send)
 
-    def _allowed(self, scope: Scope) -> bool:
-        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
-        given = [t.encode("latin-1", "replace") for t in query.get("token", [])]
-        given += [v for k, v in scope.get("headers", []) if k.decode("latin-1") == TOKEN_HEADER]
-        return any(secrets.compare_digest(t, self.token) for t in given)
+    def _problem(self, scope: Scope) -> str | None:
+        headers = {k.decode("latin-1"): v for k, v in scope.get("headers", [])}
+        host = headers.get("host", b"").decode("latin-1")
+        if self.loopback_only and urlsplit(f"//{host}").hostname not in LOOPBACK_NAMES:
+            return f"this page answers only to 127.0.0.1 or localhost, not {host!r}"
+        origin = headers.get("origin")
+        if origin is not None and urlsplit(origin.decode("latin-1")).netloc != host:
+            return "requests from another site are refused"
+        given = [headers[TOKEN_HEADER]] if TOKEN_HEADER in headers else []
+        if scope.get("method", "GET") in SAFE_METHODS or scope["type"] == "websocket":
+            query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+            given += [t.encode("latin-1", "replace") for t in query.get("token", [])]
+        if not any(secrets.compare_digest(t, self.token) for t in given):
+            return "this page needs the token of the URL `charfolio review` printed"
+        return None
 
 
 class Review:
@@ -141,7 +164,14 @@ def ok(body: Any) -> JSONResponse:
     return JSONResponse(body, headers=SECURITY_HEADERS)
 
 
+MAX_BODY = 32 << 20  # a bulk action on 200,000 images is about 20 MB of JSON
+
+
 async def changes_of(request: Request) -> list[Mapping[str, Any]] | JSONResponse:
+    if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
+        return refused("send the changes as application/json", 415)
+    if int(request.headers.get("content-length") or 0) > MAX_BODY:
+        return refused(f"a request may carry at most {MAX_BODY >> 20} MB of changes", 413)
     try:
         body = await request.json()
         changes = body["changes"]
@@ -307,16 +337,12 @@ def create_app(settings: ReviewSettings) -> Starlette:
         Route("/api/ratings", post_ratings, methods=["POST"]),
     ]
     app = Starlette(routes=routes)
-    app.add_middleware(TokenGate, token=settings.token)
+    app.add_middleware(TokenGate, token=settings.token, loopback_only=settings.loopback_only)
     return app
 
 
 def sha256_of_file(path: Path) -> str | None:
-    digest = hashlib.sha256()
     try:
-        with open_regular(path) as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
+        return sha256_file(path)  # a FIFO or device is refused, not read
     except OSError:
         return None
-    return digest.hexdigest()

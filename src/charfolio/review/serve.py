@@ -116,5 +116,6 @@ def run_review(
         review_dir=config["review_dir"],
         reviewer=reviewer,
         shot_rules=ShotRules.from_config(shots),
+        loopback_only=is_loopback(host),
     )
     return serve(settings, host, port, open_browser)

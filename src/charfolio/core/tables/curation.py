@@ -47,6 +47,9 @@ SELECTION = pa.schema(
         pa.field("scenario", pa.string(), nullable=True),
         pa.field("prompt", pa.string(), nullable=False),
         pa.field("cluster", pa.int32(), nullable=True),  # null: not clustered (face not ok)
+        # An unclustered image's nearest centroid: its cluster in the ranking if a reviewer
+        # accepts it (charfolio.curate.nearest_cluster); null for clustered images.
+        pa.field("nearest_cluster", pa.int32(), nullable=True),
         pa.field("quality_score", pa.float64(), nullable=True),  # [0, 1]; null when unreadable
         pa.field("sharpness", pa.float64(), nullable=True),
         pa.field("contrast", pa.float64(), nullable=True),
