@@ -425,3 +425,92 @@ def test_a_review_file_that_is_no_regular_file_or_text_is_refused(tmp_path: Path
     text = "\ufeff" + HEADER + 'images/a.png,reject,"two\nlines",,,\n'
     windows.write_bytes(text.replace("\n", "\r\n").encode())  # as Excel saves it
     assert read_decisions(windows)["images/a.png"].note == "two\nlines"
+
+
+# --- an accepted image the face gate rejected: it has no cluster of its own -------------
+
+
+def test_nearest_clusters_are_by_centroid_and_skip_unreadable_rows() -> None:
+    import numpy as np
+
+    from charfolio.curate.nearest_cluster import nearest_clusters
+
+    vectors = np.array(
+        [[0, 0], [0, 2], [10, 10], [10, 12], [9, 9], [1, 1], [0, 0]], dtype=np.float32
+    )
+    rows = {f: i for i, f in enumerate("abcdefz")}
+    clusters = {"a": 0, "b": 0, "c": 1, "d": 1}
+    # centroids (0, 1) and (10, 11); z's all-zero row is an image that could not be read
+    assert nearest_clusters(clusters, vectors, rows) == {"e": 1, "f": 0}
+
+
+def _loose_world(nearest: dict[str, int] | None):
+    """Clusters of 6, 6 and 2 good images and one no-face image, accepted, scoring 0.10."""
+    rows: dict[str, list[dict]] = {k: [] for k in ("images", "faces", "quality", "clusters")}
+    names = [f"c{c}_{i}" for c, size in enumerate((6, 6, 2)) for i in range(size)] + ["loose"]
+    for n, name in enumerate(names):
+        rows["images"].append({"file": name, "sha256": None, "seed": n, "mode": "scenario",
+                               "scenario": None, "prompt": "p"})  # fmt: skip
+        verdict = "no_face" if name == "loose" else "ok"
+        rows["faces"].append({"file": name, "face_verdict": verdict, "face_confidence": 0.97})
+        score = 0.10 if name == "loose" else 0.9 - n / 100
+        rows["quality"].append({"file": name, "readable": True, "sharpness": 400.0,
+                                "contrast": 60.0, "face_confidence": 0.97, "quality_score": score})  # fmt: skip
+        if name != "loose":
+            rows["clusters"].append({"file": name, "cluster": int(name[1])})
+    return select(
+        rows["images"], rows["faces"], rows["quality"], rows["clusters"], None,
+        PRESETS["balanced"], "balanced", per_cluster=1, tiers={4: 0.5, 20: None},
+        decisions=_decided(Decision("loose", "accept")), nearest=nearest,
+    )  # fmt: skip
+
+
+def test_an_accepted_face_reject_competes_in_its_nearest_cluster_not_ahead_of_all() -> None:
+    # Before: a one-image group of its own took a first-round place, and (accepted images
+    # meet every floor) a place in tier_4 ahead of every cluster's second best.
+    result = _loose_world({"loose": 2})
+    loose = _by_name(result)["loose"]
+    assert (loose.verdict, loose.cluster, loose.nearest_cluster) == ("passed", None, 2)
+    assert loose.tiers == ("tier_20",)
+    ranking = [r.file for r in result.ranked()]
+    # It scores lowest of cluster 2, so it comes third there: in round 3 of 6, not last.
+    assert [f for f in ranking if f.startswith("c2") or f == "loose"] == ["c2_0", "c2_1", "loose"]
+    assert ranking.index("loose") == 8  # rounds 1 and 2 hold 3 images each, then c0_2, c1_2
+    # Without embeddings there is no nearest cluster: it ranks after every clustered image.
+    result = _loose_world(None)
+    assert result.ranked()[-1].file == "loose" and "tier_4" not in _by_name(result)["loose"].tiers
+
+
+def test_the_preview_starts_from_the_funnels_verdicts_not_the_last_decisions(
+    tmp_path: Path,
+) -> None:
+    """A reviewer changes decisions the last run already applied: the preview must undo them
+    before applying the new ones, as a rerun would."""
+    inputs = make_character(tmp_path, "alice", ALICE, {2: None, 4: None})
+    root = tmp_path / "alice"
+    first = tmp_path / "first.csv"
+    _write_review(first, [("b03", "reject", ""), ("b01", "accept", ""), ("a05", "star", "")])
+    second = tmp_path / "second.csv"  # b03's reject withdrawn, b01 now rejected, a04 starred
+    _write_review(second, [("b01", "reject", ""), ("a05", "star", ""), ("a04", "star", "")])
+
+    def run(review: Path, out: str):
+        return select_files(
+            images=inputs["image_tables"], faces=inputs["faces"], quality=inputs["quality"],
+            clusters=inputs["clusters"], duplicates=inputs["duplicates"],
+            thresholds=PRESETS["balanced"], strategy="balanced", per_cluster=3,
+            tiers={2: None, 4: None}, duplicate_distance=4, out_table=root / f"{out}.parquet",
+            out_report=root / f"{out}.json", review=review, log=lambda _: None,
+        )  # fmt: skip
+
+    before, after = run(first, "first"), run(second, "second")
+    changes = tier_changes(root / "first.parquet", read_decisions(second))
+    for n in (2, 4):
+        assert set(before.members[n]) - set(changes[f"tier_{n}"].removed) | set(
+            changes[f"tier_{n}"].added
+        ) == set(after.members[n]), n
+    assert image_file("b03") in after.members[4]  # back in, as the funnel had it
+    # And the same decisions again change nothing.
+    assert all(
+        not c.added and not c.removed
+        for c in tier_changes(root / "first.parquet", read_decisions(first)).values()
+    )
