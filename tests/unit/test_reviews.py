@@ -229,7 +229,7 @@ def test_accept_passes_failed_checks_but_not_an_unreadable_image() -> None:
     assert (row.verdict, row.reject_reason, row.review_status) == (
         "rejected",
         "unreadable",
-        "applied",
+        "ignored",
     )
 
 
@@ -514,3 +514,16 @@ def test_the_preview_starts_from_the_funnels_verdicts_not_the_last_decisions(
         not c.added and not c.removed
         for c in tier_changes(root / "first.parquet", read_decisions(first)).values()
     )
+
+
+def test_a_note_the_file_could_not_hold_is_refused_before_it_is_written(tmp_path: Path) -> None:
+    """The csv module reads at most 128 kB a field: a longer note would make the file
+    unreadable for every later run (found by posting a 10 MB note to the page)."""
+    path = tmp_path / "demo.csv"
+    update_decisions(path, {"images/a.png": Decision("images/a.png", "reject", note="fine")})
+    for note, words in (("x" * 2001, "2001 characters long"), ("bell\a", "control character")):
+        with pytest.raises(ReviewFileError, match=words):
+            update_decisions(path, {"images/a.png": Decision("images/a.png", "reject", note=note)})
+    assert read_decisions(path)["images/a.png"].note == "fine"
+    update_decisions(path, {"images/a.png": Decision("images/a.png", "reject", note="two\nlines")})
+    assert read_decisions(path)["images/a.png"].note == "two\nlines"

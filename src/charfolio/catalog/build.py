@@ -94,7 +94,8 @@ review_decision      accept | reject | star; null: none. accept/star pass the im
 review_note          the reviewer's note
 reviewer             who decided
 reviewed_at          when (ISO 8601)
-review_status        applied | stale (the image changed since it was reviewed: not applied)
+review_status        applied | stale (the image changed since it was reviewed: not applied) |
+                     ignored (an accept or star of an unreadable image)
 pipeline_verdict     the funnel's verdict before any decision (passed | rejected)
 pipeline_reject_reason  the funnel's reject reason before any decision
 TIERS                from the tier manifests (tier_{n}/manifest.parquet) that exist

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import datetime as dt
 import fcntl
 import io
 import os
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
@@ -97,6 +99,36 @@ def _records(text: str, source: Path) -> Iterator[tuple[int, list[str]]]:
             raise CsvFileError(f"{source} line {start}: not CSV ({error})") from None
         yield start, cells
         start = reader.line_num + 1
+
+
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+MAX_TEXT = 2000  # a note is a sentence, not a document: the csv module reads 128 kB at most
+
+
+def sha256_problem(value: str) -> str | None:
+    """The sha256 of the image a row was made on: 64 lowercase hex digits, or empty."""
+    if value and not _SHA256.fullmatch(value):
+        return f"sha256 {value!r} is not 64 lowercase hex digits (or empty)"
+    return None
+
+
+def time_problem(column: str, value: str) -> str | None:
+    """An ISO 8601 time (a trailing Z for UTC is fine), or empty."""
+    if value:
+        try:
+            dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return f"{column} {value!r} is not an ISO 8601 time"
+    return None
+
+
+def text_problem(column: str, value: str) -> str | None:
+    """Free text: at most MAX_TEXT characters, no control characters but line breaks and tabs."""
+    if len(value) > MAX_TEXT:
+        return f"{column} is {len(value)} characters long; keep it to {MAX_TEXT}"
+    if any(ord(c) < 32 and c not in "\n\t" for c in value):
+        return f"{column} holds a control character"
+    return None
 
 
 def _key_problem(file: str) -> str | None:

@@ -65,6 +65,12 @@ def tier_folder(n: Part, variant: str = "tier") -> str:
     return f"tier_{n}" if variant == "tier" else f"tier_{n}_{variant}"
 
 
+def tier_size(folder: str) -> int | None:
+    """n of a tier_{n} folder name; None for any other name (a variant copy, anything else)."""
+    match = _TIER_FOLDER.fullmatch(folder)
+    return None if match is None else int(match["n"])
+
+
 def tier_manifest(tier_dir: str | Path) -> Path:
     return Path(tier_dir) / TIER_MANIFEST
 

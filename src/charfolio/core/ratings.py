@@ -13,19 +13,23 @@ metrics (specs/003: people rate storyboards 1-5).
 
 from __future__ import annotations
 
-import datetime as dt
 import os
-import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from charfolio.core.digest import sha256_file
-from charfolio.core.keyed_csv import Row, read_keyed_csv, update_keyed_csv
+from charfolio.core.keyed_csv import (
+    Row,
+    read_keyed_csv,
+    sha256_problem,
+    text_problem,
+    time_problem,
+    update_keyed_csv,
+)
 
 RATING_COLUMNS = ("file", "rating", "reviewer", "rated_at", "sha256")
 RATINGS = (1, 2, 3, 4, 5)
-_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass(frozen=True)
@@ -43,14 +47,11 @@ class Rating:
 def rating_problem(row: Row) -> str | None:
     if row["rating"] not in {str(r) for r in RATINGS}:
         return f"rating {row['rating']!r} is not a whole number from 1 to 5"
-    if row["sha256"] and not _SHA256.fullmatch(row["sha256"]):
-        return f"sha256 {row['sha256']!r} is not 64 lowercase hex digits (or empty)"
-    if row["rated_at"]:
-        try:
-            dt.datetime.fromisoformat(row["rated_at"].replace("Z", "+00:00"))
-        except ValueError:
-            return f"rated_at {row['rated_at']!r} is not an ISO 8601 time"
-    return None
+    return (
+        sha256_problem(row["sha256"])
+        or time_problem("rated_at", row["rated_at"])
+        or text_problem("reviewer", row["reviewer"])
+    )
 
 
 def read_ratings(path: str | os.PathLike[str]) -> dict[str, Rating]:

@@ -21,18 +21,26 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
-from charfolio.core.keyed_csv import CsvFileError, Row, read_keyed_csv, update_keyed_csv
+from charfolio.core.keyed_csv import (
+    CsvFileError,
+    Row,
+    read_keyed_csv,
+    sha256_problem,
+    text_problem,
+    time_problem,
+    update_keyed_csv,
+)
 
 REVIEW_COLUMNS = ("file", "decision", "note", "reviewer", "reviewed_at", "sha256")
 ACCEPT, REJECT, STAR = "accept", "reject", "star"
 DECISIONS = (ACCEPT, REJECT, STAR)
 REVIEWER_REASON = "reviewer"  # the reject reason of a reviewer's reject
-APPLIED, STALE = "applied", "stale"  # a decision's review_status in SELECTION and CATALOG
-_SHA256 = re.compile(r"[0-9a-f]{64}")
+# A decision's review_status in SELECTION and CATALOG: applied; stale (the image changed
+# since it was reviewed); ignored (an accept or star of an image that cannot be read).
+APPLIED, STALE, IGNORED = "applied", "stale", "ignored"
 
 
 class ReviewFileError(CsvFileError):
@@ -52,10 +60,6 @@ class Decision:
     def row(self) -> Row:
         return {c: str(v) for c, v in asdict(self).items() if c in REVIEW_COLUMNS}
 
-    @property
-    def accepts(self) -> bool:
-        return self.decision in (ACCEPT, STAR)
-
 
 def now_iso() -> str:
     """The time of a decision, as review files record it (UTC, seconds)."""
@@ -65,14 +69,12 @@ def now_iso() -> str:
 def decision_problem(row: Row) -> str | None:
     if row["decision"] not in DECISIONS:
         return f"decision {row['decision']!r} is not one of {', '.join(DECISIONS)}"
-    if row["sha256"] and not _SHA256.fullmatch(row["sha256"]):
-        return f"sha256 {row['sha256']!r} is not 64 lowercase hex digits (or empty)"
-    if row["reviewed_at"]:
-        try:
-            dt.datetime.fromisoformat(row["reviewed_at"].replace("Z", "+00:00"))
-        except ValueError:
-            return f"reviewed_at {row['reviewed_at']!r} is not an ISO 8601 time"
-    return None
+    return (
+        sha256_problem(row["sha256"])
+        or time_problem("reviewed_at", row["reviewed_at"])
+        or text_problem("note", row["note"])
+        or text_problem("reviewer", row["reviewer"])
+    )
 
 
 def read_decisions(path: str | os.PathLike[str]) -> dict[str, Decision]:

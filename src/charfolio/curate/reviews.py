@@ -4,7 +4,8 @@ The funnel judges every image first (its `pipeline_verdict`); decisions then ove
 `reject` rejects with reason `reviewer`, `accept` passes whatever the thresholds, duplicates
 or face count said, and `star` passes and ranks ahead of every unstarred image of its
 cluster. An image that could not be read stays rejected: there is nothing to train on. A
-stale decision (made on an image that has since changed) is recorded, never applied.
+stale decision (made on an image that has since changed) is recorded, never applied; so is
+an accept or star of an unreadable image, as `ignored`.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 from charfolio.core import tables
 from charfolio.curate.decisions import (
     APPLIED,
+    IGNORED,
     REJECT,
     REVIEWER_REASON,
     STALE,
@@ -55,11 +57,14 @@ def apply_decisions(
         decision = decisions.applied.get(file)
         if decision is None:
             continue
-        row.update(_record(decision, APPLIED))
         if decision.decision == REJECT:
             row["verdict"], row["reject_reason"] = "rejected", REVIEWER_REASON
-        elif row["reject_reason"] != "unreadable":
+        elif row["reject_reason"] == "unreadable":  # nothing to train on: say so
+            row.update(_record(decision, IGNORED))
+            continue
+        else:
             row["verdict"], row["reject_reason"] = "passed", None
+        row.update(_record(decision, APPLIED))
 
 
 def accepted_files(rows: Mapping[str, Mapping[str, Any]]) -> set[str]:

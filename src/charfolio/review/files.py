@@ -45,9 +45,6 @@ class ServedFiles:
         self.roots = allowed_roots(character_root)
         self.keys = frozenset(keys)
 
-    def __contains__(self, key: str) -> bool:
-        return key in self.keys
-
     def path(self, key: str) -> Path | None:
         if (
             key not in self.keys

@@ -8,24 +8,21 @@ fill with images outside the tier.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from charfolio.core.layout import CharacterResults
+from charfolio.core.layout import CharacterResults, tier_size
 from charfolio.faces.shots import SHOT_TYPES
-
-_TIER = re.compile(r"tier_(?P<n>[0-9]+)")
 
 
 def tier_gaps(results: CharacterResults, tiers: Iterable[str]) -> dict[str, dict[str, int]]:
     """{"tier_70": {"full_body": 5}}: per tier with a report, shot type -> images short."""
     gaps: dict[str, dict[str, int]] = {}
     for tier in sorted(set(tiers)):
-        match = _TIER.fullmatch(tier)
-        if match is None:
+        n = tier_size(tier)
+        if n is None:
             continue
-        path = Path(results.balance_report(match["n"]))
+        path = Path(results.balance_report(n))
         try:
             report = json.loads(path.read_text(encoding="utf-8"))
             shots = report["shot_types"]

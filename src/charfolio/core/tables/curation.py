@@ -32,7 +32,8 @@ REVIEW_DECISION = (
     pa.field("review_note", pa.string(), nullable=True),
     pa.field("reviewer", pa.string(), nullable=True),
     pa.field("reviewed_at", pa.string(), nullable=True),  # ISO 8601, as the review file has it
-    pa.field("review_status", pa.string(), nullable=True),  # applied | stale (image changed)
+    # applied | stale (the image changed since) | ignored (accept/star of an unreadable image)
+    pa.field("review_status", pa.string(), nullable=True),
     pa.field("pipeline_verdict", pa.string(), nullable=False),  # before any decision
     pa.field("pipeline_reject_reason", pa.string(), nullable=True),
 )
