@@ -76,7 +76,7 @@ rule write_report:
     params:
         root=character_root,  # image files are relative to it
         max_pixels=lookup(dpath="quality/max_pixels", within=config),
-        review_config=main_configfile,  # the Review section's command
+        review_dir=lookup(dpath="review_dir", within=config),  # the Review section names it
         code=script_code("write_report"),
     script:
         "../workflow/scripts/write_report.py"

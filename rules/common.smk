@@ -26,9 +26,6 @@ from charfolio.story.settings import (
 # The files in the order they were merged: the Snakefile's configfile, then --configfile's.
 _files = sorted(workflow.configfiles, key=lambda f: f in workflow.overwrite_configfiles)
 _config_source = f"the workflow config ({' + '.join(map(str, _files))})"
-# The Snakefile's own config file; a report names it (not the --configfile list, which
-# would rerun the report whenever another override file is passed).
-main_configfile = str(_files[0])
 validate(config, "config", _config_source)
 # What the schema cannot express (tier floors, training tiers, presets, stories), shared
 # with `charfolio validate`: a config that would fail after generation fails here.

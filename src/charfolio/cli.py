@@ -13,7 +13,7 @@ from typing import Any
 from charfolio import __version__
 from charfolio.catalog.audit import add_audit_parser
 from charfolio.config_checks import checked_config, load_config
-from charfolio.core.layout import Results, ratings_file, review_file
+from charfolio.core.layout import REVIEW_PORT, Results, ratings_file, review_file
 from charfolio.curate.thresholds import DEFAULT_PRESET, PRESETS
 from charfolio.curate.tier_floors import default_tiers, methodology_floor
 from charfolio.models.command import add_models_parser
@@ -329,7 +329,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="config files over the workflow's config/config.yaml, as given to "
                    "snakemake (its review_dir and characters), e.g. config/demo.yaml")  # fmt: skip
     p.add_argument("--character", required=True, help="the character to review")
-    p.add_argument("--port", type=int, default=8765, help="default 8765; 0 picks a free port")
+    p.add_argument("--port", type=int, default=REVIEW_PORT,
+                   help=f"default {REVIEW_PORT}; 0 picks a free port")  # fmt: skip
     p.add_argument("--host", default="127.0.0.1",
                    help="default 127.0.0.1 (this machine only); use an SSH tunnel rather than "
                    "another address")  # fmt: skip

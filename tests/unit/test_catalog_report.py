@@ -79,16 +79,13 @@ def test_self_contained(report: Path) -> None:
 
 
 def test_review_section_says_how_to_review(results: Path, tmp_path: Path) -> None:
-    html = write_report(
-        results / "alice", tmp_path / "r.html", review_configs=["config/config.yaml", "my.yaml"]
-    ).read_text()
+    html = write_report(results / "alice", tmp_path / "r.html", review_dir="my/reviews").read_text()
     section = html.split('<section id="review">')[1].split("</section>")[0]
-    assert (
-        "<code>charfolio review --config config/config.yaml --config my.yaml "
-        "--character alice</code>" in section
-    )
+    assert "<code>charfolio review --config CONFIG... --character alice</code>" in section
     assert f'<a href="{REVIEW_URL}">' in section and "token" in section
-    assert "<code>{review_dir}/alice.csv</code>" in section and "selection" in section
+    assert "<code>my/reviews/alice.csv</code>" in section and "selection" in section
+    assert "<code>my/reviews/alice_ratings.csv</code>" in section
+    assert "No reviewer decisions were applied" in section
     assert "accept" in section and "reject" in section and "star" in section
     assert '<a href="#review">Review</a>' in html  # in the table of contents
 

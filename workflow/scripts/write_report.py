@@ -11,6 +11,6 @@ with job_log(snakemake.log[0]) as log:
         selection_report=snakemake.input.report,
         images_root=snakemake.params.root,
         max_pixels=snakemake.params.max_pixels,
-        review_configs=[snakemake.params.review_config],
+        review_dir=snakemake.params.review_dir,
     )
     log(f"report: {snakemake.output[0]}")

@@ -43,6 +43,9 @@ EVALUATION = "evaluation.json"
 # The human review files (config, not results: users commit them beside their config), one pair
 # per character in the config's review_dir: decisions are an input of select_images, ratings
 # of the ablation and checkpoint reports.
+REVIEW_PORT = 8765  # where `charfolio review` listens unless told otherwise
+
+
 def review_file(review_dir: str, character: Part) -> str:
     return f"{review_dir}/{character}.csv"
 

@@ -17,12 +17,13 @@ from typing import Any, TextIO
 
 import uvicorn
 
+from charfolio.core.layout import REVIEW_PORT
 from charfolio.faces.shots import ShotRules
 from charfolio.review.app import ReviewSettings, create_app
 from charfolio.review.catalog_view import CatalogError
 
 DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 8765
+DEFAULT_PORT = REVIEW_PORT
 
 
 def is_loopback(host: str) -> bool:

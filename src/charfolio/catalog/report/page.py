@@ -15,7 +15,9 @@ from charfolio.catalog.report.data import ReportData, load
 from charfolio.catalog.report.style import CSS
 from charfolio.catalog.report.thumbs import Thumbnails
 from charfolio.core.atomic import write_text_atomic
+from charfolio.core.config import load_schema
 from charfolio.core.imaging import DEFAULT_MAX_PIXELS
+from charfolio.core.layout import REVIEW_PORT, ratings_file, review_file
 from charfolio.curate.selection import REJECT_REASONS, STAGES
 
 PathLike = str | os.PathLike[str]
@@ -36,7 +38,7 @@ CURATION_REPORT_SECTIONS: tuple[tuple[str, str], ...] = (
 )
 # The review page `charfolio review` serves (charfolio.review's default port); it asks for the
 # link with the token the command prints.
-REVIEW_URL = "http://127.0.0.1:8765/"
+REVIEW_URL = f"http://127.0.0.1:{REVIEW_PORT}/"  # without the token it asks for it
 
 
 def _fmt(value: Any) -> str:
@@ -269,23 +271,43 @@ def _selection_numbers(d: ReportData) -> str:
     )
 
 
-def _review(d: ReportData, configs: Sequence[str]) -> str:
-    command = " ".join(
-        ["charfolio review", *(f"--config {c}" for c in configs), f"--character {d.character}"]
+def _decisions_applied(d: ReportData) -> str:
+    """What the reviewer's decisions did in this selection (selection_report's `review`)."""
+    review = d.selection.get("review") or {}
+    applied = review.get("applied") or {}
+    if not applied and not review.get("stale"):
+        return "<p>No reviewer decisions were applied to this selection.</p>"
+    counts = ", ".join(f"{n} {decision}" for decision, n in sorted(applied.items())) or "none"
+    stale = review.get("stale") or []
+    note = (
+        f" {len(stale)} stale (the image changed since it was reviewed), not applied: review "
+        f"{'it' if len(stale) == 1 else 'them'} again."
+        if stale
+        else ""
     )
     return (
+        f"<p>Reviewer decisions applied: {escape(counts)}; {review.get('overruled', 0)} overruled "
+        f"the funnel's verdict (<code>charfolio audit reviews</code> lists them).{escape(note)}</p>"
+    )
+
+
+def _review(d: ReportData, review_dir: str) -> str:
+    command = f"charfolio review --config CONFIG... --character {d.character}"
+    decisions = f"{review_file(review_dir, d.character)}"
+    ratings = f"{ratings_file(review_dir, d.character)}"
+    return (
+        f"{_decisions_applied(d)}"
         '<p class="lead">Look through the images yourself: accept, reject or star them, and '
         "rate storyboard frames and checkpoint images 1-5. Start the review page with</p>"
         f"<pre><code>{escape(command)}</code></pre>"
-        "<p>(one <code>--config</code> per config file you run snakemake with) and open the "
-        f'link with a token it prints; the page, <a href="{REVIEW_URL}">{REVIEW_URL}</a>, '
-        "asks for it.</p><p>Decisions go to <code>{review_dir}/"
-        f"{escape(d.character)}.csv</code> and are read by selection on the next snakemake "
+        "<p>(CONFIG: the config files you run snakemake with, e.g. config/demo.yaml) and open "
+        "the link with a token that it prints first; the page, "
+        f'<a href="{REVIEW_URL}">{REVIEW_URL}</a>, asks for it.</p><p>Decisions go to '
+        f"<code>{escape(decisions)}</code> and are read by selection on the next snakemake "
         "run: accept keeps an image whatever the thresholds, reject drops it, star keeps it "
         "and ranks it first in its cluster; tiers, catalog and this report follow, never "
-        "generation or measurements. Ratings go to <code>{review_dir}/"
-        f"{escape(d.character)}_ratings.csv</code> and show in the ablation and checkpoint "
-        "reports.</p>"
+        f"generation or measurements. Ratings go to <code>{escape(ratings)}</code> and show "
+        "in the ablation and checkpoint reports.</p>"
     )
 
 
@@ -295,7 +317,7 @@ def render(
     per_cluster: int,
     per_tier: int,
     per_reason: int,
-    review_configs: Sequence[str] = ("config/config.yaml",),
+    review_dir: str,
 ) -> str:
     builders: dict[str, Callable[[], str]] = {
         "summary": lambda: _summary(d),
@@ -308,7 +330,7 @@ def render(
         "tier-sheets": lambda: sheets.tier_sheets(d, thumbs, per_tier),
         "rejects": lambda: sheets.reject_examples(d, thumbs, per_reason),
         "selection-report": lambda: _selection_numbers(d),
-        "review": lambda: _review(d, review_configs),
+        "review": lambda: _review(d, review_dir),
     }
     body = "".join(
         f'<section id="{sid}"><h2>{escape(title)}</h2>{builders[sid]()}</section>'
@@ -336,7 +358,7 @@ def write_report(
     per_tier: int = 40,
     per_reason: int = 6,
     max_pixels: int = DEFAULT_MAX_PIXELS,
-    review_configs: Sequence[str] = ("config/config.yaml",),
+    review_dir: str | None = None,
 ) -> Path:
     """Write a self-contained HTML report of one character's curation to `out_html`.
 
@@ -345,10 +367,12 @@ def write_report(
     character folder). Contact sheets show at most `per_cluster`, `per_tier` and
     `per_reason` thumbnails of `thumb_size` pixels each and say how many are left out; an
     image above `max_pixels` (the stages' quality.max_pixels) is a placeholder. The Review
-    section's command names `review_configs`.
+    section names the review files in `review_dir` (the config's; None: the schema default).
     """
     data = load(character_root, catalog, selection_report, images_root)
     thumbs = Thumbnails(data.images_root, thumb_size, max_pixels=max_pixels)
-    html = render(data, thumbs, per_cluster, per_tier, per_reason, review_configs)
+    if review_dir is None:
+        review_dir = load_schema("config")["properties"]["review_dir"]["default"]
+    html = render(data, thumbs, per_cluster, per_tier, per_reason, review_dir)
     write_text_atomic(out_html, html)
     return Path(out_html)
