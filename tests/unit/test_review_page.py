@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import os
 import shutil
 import threading
 import time
@@ -11,6 +12,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import pytest
 import uvicorn
 
@@ -276,3 +279,29 @@ def test_thirty_thousand_images_stay_a_small_dom(page: Any, tmp_path: Path) -> N
         page.wait_for_selector(f"{last}.focused")
         assert page.evaluate(count) <= 120, report
         print(report)
+
+
+def test_the_page_withdraws_orphans_and_follows_a_rebuilt_catalog(page: Any, tree: Tree) -> None:
+    gone = "images/seed_9/gone.png"
+    tree.decisions.parent.mkdir(parents=True, exist_ok=True)
+    tree.decisions.write_text(
+        f"file,decision,note,reviewer,reviewed_at,sha256\n{gone},reject,,ana,,\n"
+    )
+    with running(settings_for(tree.results, tree.review_dir)) as url:
+        open_page(page, url, len(IMAGES) + 1)
+        page.wait_for_selector("#orphans:not([hidden])")
+        page.click("#orphans")
+        wait_for(lambda: not rows_of(tree.decisions), "the orphan row withdrawn")
+        page.wait_for_selector("#orphans", state="hidden")
+        # A snakemake run rebuilds the catalog without D while the page is open.
+        catalog = tree.root / "catalog.parquet"
+        table = pq.read_table(catalog)
+        pq.write_table(table.filter(pc.not_equal(table["file"], D)), catalog)
+        os.utime(catalog, ns=(catalog.stat().st_mtime_ns + 10**9,) * 2)
+        page.click(tile(A))
+        page.keyboard.press("a")  # the answer carries the new catalog version: reload
+        page.wait_for_function(
+            f"document.querySelectorAll('#spacer .tile').length === {len(IMAGES)}"
+        )
+        assert page.query_selector(tile(D)) is None
+        assert rows_of(tree.decisions)[A]["decision"] == "accept"

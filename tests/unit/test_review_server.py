@@ -13,6 +13,8 @@ import threading
 from pathlib import Path
 
 import httpx
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import pytest
 from starlette.testclient import TestClient
 
@@ -489,3 +491,39 @@ def test_the_page_files_ship_in_the_wheel() -> None:
     static = REPO / "src" / "charfolio" / "review" / "static"
     names = {"index.html", "common.js", "views.js", "review.js", "review.css"}
     assert {p.name for p in static.iterdir()} == names
+
+
+def test_decisions_on_images_the_catalog_lost_can_be_withdrawn_not_changed(tree: Tree) -> None:
+    """An image removed from an ingested folder leaves its row behind: selection would fail on
+    it, so the page lists it and lets the reviewer withdraw it (and nothing else)."""
+    gone = "images/seed_9/gone.png"
+    tree.decisions.parent.mkdir(parents=True, exist_ok=True)
+    tree.decisions.write_text(
+        "file,decision,note,reviewer,reviewed_at,sha256\n"
+        f"{A},star,,ana,,\n{gone},reject,blurry,ana,,\n"
+    )
+    c = client(tree)
+    assert c.get("/api/decisions").json()["orphans"] == [gone]
+    assert c.get("/api/items").json()["orphans"] == [gone]
+    refused = c.post("/api/decisions", json={"changes": [{"file": gone, "decision": "accept"}]})
+    assert refused.status_code == 400 and "no image" in refused.json()["error"]
+    answer = c.post("/api/decisions", json={"changes": [{"file": gone, "decision": None}]})
+    assert answer.status_code == 200 and answer.json()["orphans"] == []
+    assert [r["file"] for r in csv_rows(tree.decisions)] == [A]
+    # a file that was never in the review file is no orphan to withdraw
+    never = c.post("/api/decisions", json={"changes": [{"file": gone, "decision": None}]})
+    assert never.status_code == 400
+
+
+def test_a_rebuilt_catalog_is_picked_up_without_a_restart(tree: Tree) -> None:
+    c = client(tree)
+    first = c.get("/api/items").json()
+    catalog = tree.root / "catalog.parquet"
+    table = pq.read_table(catalog)
+    pq.write_table(table.filter(pc.not_equal(table["file"], A)), catalog)
+    os.utime(catalog, ns=(first["catalog_version"] + 10**9,) * 2)  # a later snakemake run
+    second = c.get("/api/items").json()
+    assert second["catalog_version"] != first["catalog_version"]
+    assert A in first["columns"]["file"] and A not in second["columns"]["file"]
+    assert c.get("/api/detail", params={"file": A}).status_code == 404
+    assert c.get("/api/decisions").json()["catalog_version"] == second["catalog_version"]

@@ -8,8 +8,10 @@ the only files written are the character's decisions and ratings CSVs.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import secrets
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
@@ -37,7 +39,13 @@ from charfolio.curate.decisions import (
 )
 from charfolio.curate.review_preview import tier_changes
 from charfolio.faces.shots import ShotRules
-from charfolio.review.catalog_view import detail, read_catalog, shot_types, tile_columns
+from charfolio.review.catalog_view import (
+    CatalogError,
+    detail,
+    read_catalog,
+    shot_types,
+    tile_columns,
+)
 from charfolio.review.files import ServedFiles
 from charfolio.review.gaps import tier_gaps
 from charfolio.review.rateable import Rateable, rateables
@@ -127,6 +135,7 @@ class Review:
     def __init__(self, settings: ReviewSettings) -> None:
         self.settings = settings
         self.results = Results(settings.results_root).character(settings.character)
+        self.catalog_version = catalog_version(self.results)  # before reading: never newer
         self.table = read_catalog(self.results)
         files = self.table.column("file").to_pylist()
         self.row_of = {f: i for i, f in enumerate(files)}
@@ -149,6 +158,14 @@ class Review:
         self.rateables = [r for r in found if self.files.path(r.file) is not None]
         self.rateable_keys = {r.file for r in self.rateables}
         return self.rateables
+
+
+def catalog_version(results: Results | Any) -> int:
+    """The catalog file's mtime in ns (0 when missing): the version the page shows."""
+    try:
+        return Path(results.catalog).stat().st_mtime_ns
+    except OSError:
+        return 0
 
 
 def decision_record(d: Decision) -> dict[str, str]:
@@ -183,7 +200,20 @@ async def changes_of(request: Request) -> list[Mapping[str, Any]] | JSONResponse
 
 
 def create_app(settings: ReviewSettings) -> Starlette:
-    review = Review(settings)
+    loaded = Review(settings)
+    reloading = threading.Lock()
+
+    def review() -> Review:
+        """The review over the catalog as it is now: a snakemake run may rebuild it while the
+        page is open, and the page then reloads its items (catalog_version changed)."""
+        nonlocal loaded
+        with reloading:
+            if catalog_version(loaded.results) != loaded.catalog_version:
+                # mid-rebuild or gone: keep showing the last one
+                with contextlib.suppress(CatalogError):
+                    loaded = Review(settings)
+            return loaded
+
     character = settings.character
     static = resources.files("charfolio.review") / "static"
 
@@ -202,25 +232,33 @@ def create_app(settings: ReviewSettings) -> Starlette:
         )
 
     def decisions_on_file() -> dict[str, Decision]:
-        return read_decisions(review.decisions_path)
+        return read_decisions(review().decisions_path)
 
-    def decisions() -> dict[str, dict[str, str]]:
-        return {f: decision_record(d) for f, d in decisions_on_file().items()}
+    def decisions_answer(on_file: Mapping[str, Decision]) -> dict[str, Any]:
+        """The decisions as the page keeps them, the catalog version it shows (a rebuilt
+        catalog makes the page reload its items), and the decisions on images the catalog no
+        longer has (removed from an ingested folder, say), which the page can withdraw."""
+        current = review()
+        return {
+            "decisions": {f: decision_record(d) for f, d in on_file.items()},
+            "catalog_version": current.catalog_version,
+            "orphans": sorted(f for f in on_file if f not in current.row_of),
+        }
 
     def items(request: Request) -> Response:
         try:
-            current = decisions()
+            on_file = decisions_on_file()
         except CsvFileError as error:  # a hand edit broke the file: say where
             return refused(str(error), 409)
         return ok({
-            "character": character, "reviewer": settings.reviewer, "columns": review.tiles,
-            "gaps": review.gaps, "decisions": current, "decision_values": list(DECISIONS),
-            "review_file": review.decisions_path,
+            "character": character, "reviewer": settings.reviewer, "columns": review().tiles,
+            "gaps": review().gaps, "decision_values": list(DECISIONS),
+            "review_file": review().decisions_path, **decisions_answer(on_file),
         })  # fmt: skip
 
     def current_decisions(request: Request) -> Response:
         try:
-            return ok({"decisions": decisions()})
+            return ok(decisions_answer(decisions_on_file()))
         except CsvFileError as error:
             return refused(str(error), 409)
 
@@ -236,7 +274,8 @@ def create_app(settings: ReviewSettings) -> Starlette:
             return refused(str(error), 409)
         for change in changes:
             file, value = change.get("file"), change.get("decision")
-            if not isinstance(file, str) or file not in review.row_of:
+            orphan = value is None and file in notes  # withdrawing a row the catalog lost
+            if not isinstance(file, str) or (file not in review().row_of and not orphan):
                 return refused(f"no image {file!r} in the catalog of {character}")
             if value is not None and value not in DECISIONS:
                 return refused(
@@ -248,40 +287,40 @@ def create_app(settings: ReviewSettings) -> Starlette:
             if not isinstance(note, str):
                 return refused(f"note for {file} must be text")
             update[file] = None if value is None else Decision(
-                file, value, note, settings.reviewer, at, review.sha256_of[file] or ""
+                file, value, note, settings.reviewer, at, review().sha256_of[file] or ""
             )  # fmt: skip
         try:
-            written = await run_in_threadpool(update_decisions, review.decisions_path, update)
+            written = await run_in_threadpool(update_decisions, review().decisions_path, update)
         except CsvFileError as error:
             return refused(str(error), 409)
-        return ok({"decisions": {f: decision_record(d) for f, d in written.items()}})
+        return ok(decisions_answer(written))
 
     def detail_of(request: Request) -> Response:
         file = request.query_params.get("file", "")
-        if file not in review.row_of:
+        if file not in review().row_of:
             return refused(f"no image {file!r} in the catalog of {character}", 404)
-        row = review.table.slice(review.row_of[file], 1).to_pylist()[0]
+        row = review().table.slice(review().row_of[file], 1).to_pylist()[0]
         return ok(detail(row))
 
     def image(request: Request) -> Response:
-        read = review.files.read(request.query_params.get("file", ""))
+        read = review().files.read(request.query_params.get("file", ""))
         if read is None:
             return refused("no such image in this character's results", 404)
         return Response(read[0], media_type=read[1], headers=SECURITY_HEADERS)
 
     def thumb(request: Request) -> Response:
-        path = review.files.path(request.query_params.get("file", ""))
-        jpeg = None if path is None else review.thumbs.jpeg(path)
+        path = review().files.path(request.query_params.get("file", ""))
+        jpeg = None if path is None else review().thumbs.jpeg(path)
         if jpeg is None:
             return refused("no such image in this character's results", 404)
         return Response(jpeg, media_type="image/jpeg", headers=SECURITY_HEADERS)
 
     def preview(request: Request) -> Response:
-        selection = review.results.selection
+        selection = review().results.selection
         if not Path(selection).is_file():
             return ok({"available": False, "message": f"no {selection} yet: run the selection"})
         try:
-            changes = tier_changes(selection, read_decisions(review.decisions_path))
+            changes = tier_changes(selection, read_decisions(review().decisions_path))
         except ValueError as error:  # incl. ReviewFileError: a decision the selection lacks
             return ok({"available": False, "message": str(error)})
         return ok({"available": True, "tiers": {
@@ -289,13 +328,13 @@ def create_app(settings: ReviewSettings) -> Starlette:
         }})  # fmt: skip
 
     def ratings() -> dict[str, int]:
-        return {f: r.rating for f, r in read_ratings(review.ratings_path).items()}
+        return {f: r.rating for f, r in read_ratings(review().ratings_path).items()}
 
     def rateable_items(request: Request) -> Response:
-        found = review.refresh_rateables()
+        found = review().refresh_rateables()
         return ok({
             "items": [{"file": r.file, "group": r.group, "label": r.label} for r in found],
-            "ratings": ratings(), "ratings_file": review.ratings_path,
+            "ratings": ratings(), "ratings_file": review().ratings_path,
         })  # fmt: skip
 
     async def post_ratings(request: Request) -> Response:
@@ -306,8 +345,8 @@ def create_app(settings: ReviewSettings) -> Starlette:
         at = now_iso()
         for change in changes:
             file, value = change.get("file"), change.get("rating")
-            path = review.files.path(file) if isinstance(file, str) else None
-            if file not in review.rateable_keys or path is None:
+            path = review().files.path(file) if isinstance(file, str) else None
+            if file not in review().rateable_keys or path is None:
                 return refused(f"no storyboard frame or checkpoint image {file!r} of {character}")
             if value is not None and value not in RATINGS:
                 return refused(f"rating {value!r} for {file} is not a whole number from 1 to 5")
@@ -318,7 +357,7 @@ def create_app(settings: ReviewSettings) -> Starlette:
                 None if value is None else Rating(file, value, settings.reviewer, at, sha)
             )
         try:
-            written = await run_in_threadpool(update_ratings, review.ratings_path, update)
+            written = await run_in_threadpool(update_ratings, review().ratings_path, update)
         except CsvFileError as error:
             return refused(str(error), 409)
         return ok({"ratings": {f: r.rating for f, r in written.items()}})

@@ -7,7 +7,8 @@ const TILE_W = 200;
 const TILE_H = 270;
 const S = {
   items: [], view: [], decisions: {}, focus: 0, selected: new Set(), anchor: null, undo: [],
-  gaps: {}, mode: "images", rateables: [], ratings: {}, rfocus: 0,
+  gaps: {}, mode: "images", rateables: [], ratings: {}, rfocus: 0, catalogVersion: null,
+  orphans: [],
 };
 const $ = (id) => document.getElementById(id);
 

@@ -18,6 +18,8 @@ async function load() {
     return item;
   });
   S.decisions = data.decisions;
+  S.catalogVersion = data.catalog_version;
+  showOrphans(data.orphans);
   S.gaps = data.gaps;
   fillFilters();
   applyFilters();
@@ -216,13 +218,32 @@ function send(changes, done) {
   queue = queue.then(() => post(changes, done));
 }
 
+// An answer carries the decisions on file (other tabs' included), the catalog's version (a
+// snakemake run rebuilt it: load the items again) and decisions on images it no longer has.
+function takeDecisions(answer) {
+  S.decisions = answer.decisions;
+  showOrphans(answer.orphans);
+  if (answer.catalog_version !== S.catalogVersion) {
+    load().catch((error) => status(`cannot reload the catalog: ${error.message}`, true));
+    return false;
+  }
+  return true;
+}
+
+// The preview reranks the whole selection: after a burst of keys, ask once.
+let previewTimer = null;
+function schedulePreview() {
+  clearTimeout(previewTimer);
+  previewTimer = setTimeout(refreshPreview, 250);
+}
+
 async function post(changes, done) {
   try {
     const answer = await api("api/decisions", { changes });
-    S.decisions = answer.decisions; // the file as it is now, other tabs' changes included
+    if (!takeDecisions(answer)) return;
     renderGrid();
     status(`${done} · ${Object.keys(S.decisions).length} decisions in the review file`);
-    refreshPreview();
+    schedulePreview();
   } catch (error) {
     status(`not saved: ${error.message}`, true);
     refreshDecisions();
@@ -247,8 +268,7 @@ function undo() {
 
 async function refreshDecisions() {
   try {
-    S.decisions = (await api("api/decisions")).decisions;
-    scheduleRender();
+    if (takeDecisions(await api("api/decisions"))) scheduleRender();
   } catch (error) {
     status(`cannot read decisions: ${error.message}`, true);
   }
@@ -359,6 +379,9 @@ function wire() {
     else renderRatings();
   });
   $("detail-close").addEventListener("click", closeDetail);
+  $("orphans").addEventListener("click", () => {
+    send(S.orphans.map((file) => ({ file, decision: null })), `withdrawn: ${S.orphans.length} decision(s)`);
+  });
   $("tab-images").addEventListener("click", () => showMode("images"));
   $("tab-ratings").addEventListener("click", () => showMode("ratings"));
   document.addEventListener("keydown", onKey);

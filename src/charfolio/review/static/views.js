@@ -91,3 +91,12 @@ async function rate(file, value) {
     status(`not saved: ${error.message}`, true);
   }
 }
+
+// Decisions on images the catalog no longer has: a button withdraws them.
+function showOrphans(orphans) {
+  const button = $("orphans");
+  S.orphans = orphans || [];
+  button.hidden = !S.orphans.length;
+  button.textContent = `withdraw ${S.orphans.length} decision(s) on images no longer in the catalog`;
+  button.title = S.orphans.join("\n");
+}
