@@ -46,7 +46,10 @@ def check_review_files(review_dir: str, character: str) -> None:
     read_ratings(ratings_file(review_dir, character))
     selection = Path(Results().character(character).selection)
     if decisions and selection.is_file():
-        rows = read_rows(selection, ["file", "sha256"], "select_images")
+        try:
+            rows = read_rows(selection, ["file", "sha256"], "select_images")
+        except ValueError:  # a selection from before review files: the next run remakes it
+            return
         check_decisions(decisions, {r["file"]: r["sha256"] for r in rows}, path)
 
 

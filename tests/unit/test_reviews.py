@@ -527,3 +527,26 @@ def test_a_note_the_file_could_not_hold_is_refused_before_it_is_written(tmp_path
     assert read_decisions(path)["images/a.png"].note == "fine"
     update_decisions(path, {"images/a.png": Decision("images/a.png", "reject", note="two\nlines")})
     assert read_decisions(path)["images/a.png"].note == "two\nlines"
+
+
+def test_validate_names_a_decision_on_an_image_the_selection_lacks(
+    tmp_path: Path, monkeypatch, capsys
+) -> None:
+    from charfolio.cli import main
+
+    make_character(tmp_path / "results", "alice", ALICE, {2: None})
+    (tmp_path / "config" / "characters").mkdir(parents=True)
+    (tmp_path / "config" / "characters" / "alice.yaml").write_text(
+        "name: alice\ntoken: zxq\nclass_word: person\nbase_prompt: a person\nbase_seed: 1\n"
+    )
+    (tmp_path / "config.yaml").write_text("characters: [alice]\n")
+    monkeypatch.chdir(tmp_path)
+    reviews = tmp_path / "config" / "reviews"
+    reviews.mkdir()
+    (reviews / "alice.csv").write_text(
+        HEADER + f"{image_file('a03')},star,,,,\nimages/nope.png,reject,,,,\n"
+    )
+    assert main(["validate", "config.yaml"]) == 2
+    assert "alice.csv line 3: no image 'images/nope.png'" in capsys.readouterr().err
+    (reviews / "alice.csv").write_text(HEADER + f"{image_file('a03')},star,,,,\n")
+    assert main(["validate", "config.yaml"]) == 0
