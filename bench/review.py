@@ -37,8 +37,9 @@ from charfolio.core.layout import Results, tier_folder
 from charfolio.curate.selection import SelectionResult, SelectionRow, rank_and_fill
 from charfolio.curate.selection_io import write_selection
 from charfolio.curate.thresholds import PRESETS
-from charfolio.review.app import ReviewSettings, create_app
+from charfolio.review.app import create_app
 from charfolio.review.serve import bind, page_url
+from charfolio.review.state import ReviewSettings
 
 CHARACTER = "season"
 TIERS = {20: None, 70: None, 100: None, 200: None, 300: None}
@@ -126,7 +127,9 @@ def measure_server(settings: ReviewSettings, n: int) -> tuple[Any, dict[str, Any
     started = time.perf_counter()
     app = create_app(settings)
     load_s = time.perf_counter() - started
-    client = TestClient(app, base_url="http://127.0.0.1", headers={"X-Charfolio-Token": settings.token})
+    client = TestClient(
+        app, base_url="http://127.0.0.1", headers={"X-Charfolio-Token": settings.token}
+    )
     started = time.perf_counter()
     items = client.get("/api/items")
     items_ms = (time.perf_counter() - started) * 1000

@@ -17,8 +17,9 @@ import pyarrow.parquet as pq
 import pytest
 import uvicorn
 
-from charfolio.review.app import ReviewSettings, create_app
+from charfolio.review.app import create_app
 from charfolio.review.serve import bind, page_url
+from charfolio.review.state import ReviewSettings
 from tests.unit.chromium_support import chromium
 from tests.unit.review_fixtures import (
     CHARACTER,

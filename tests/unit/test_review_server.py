@@ -18,8 +18,9 @@ import pyarrow.parquet as pq
 import pytest
 from starlette.testclient import TestClient
 
-from charfolio.review.app import ReviewSettings, create_app
+from charfolio.review.app import create_app
 from charfolio.review.serve import bind, is_loopback, serve
+from charfolio.review.state import ReviewSettings
 from tests.unit.review_fixtures import (
     CHARACTER,
     CHECKPOINT,

@@ -1,7 +1,6 @@
-"""The review page's Starlette app: a token gate, a small JSON API, images and the page.
+"""The review page's Starlette app: a small JSON API, images and the page, behind the gate.
 
-Every request needs the token (`?token=` or the X-Charfolio-Token header the page's fetches
-send): pages, JSON, images and POSTs alike, so another local user or a web page in the
+Every request passes security.TokenGate first, so another local user or a web page in the
 browser cannot read the images or write decisions. Files are served by key (files.py), and
 the only files written are the character's decisions and ratings CSVs.
 """
@@ -10,25 +9,20 @@ from __future__ import annotations
 
 import contextlib
 import html
-import secrets
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from charfolio.core.digest import sha256_file
 from charfolio.core.keyed_csv import CsvFileError
-from charfolio.core.layout import Results, ratings_file, review_file
 from charfolio.core.ratings import RATINGS, Rating, read_ratings, update_ratings
 from charfolio.curate.decisions import (
     DECISIONS,
@@ -38,134 +32,16 @@ from charfolio.curate.decisions import (
     update_decisions,
 )
 from charfolio.curate.review_preview import tier_changes
-from charfolio.faces.shots import ShotRules
-from charfolio.review.catalog_view import (
-    CatalogError,
-    detail,
-    read_catalog,
-    shot_types,
-    tile_columns,
-)
-from charfolio.review.files import ServedFiles
-from charfolio.review.gaps import tier_gaps
-from charfolio.review.rateable import Rateable, rateables
-from charfolio.review.thumbnails import ThumbnailCache
+from charfolio.review.catalog_view import CatalogError, detail
+from charfolio.review.security import SECURITY_HEADERS, TokenGate
+from charfolio.review.state import Review, ReviewSettings, catalog_version
 
-TOKEN_HEADER = "x-charfolio-token"
 STATIC = {
     "common.js": "text/javascript",
     "views.js": "text/javascript",
     "review.js": "text/javascript",
     "review.css": "text/css",
 }
-# No inline script, nothing from elsewhere, and the tokened URL never leaks in a Referer.
-SECURITY_HEADERS = {
-    "Content-Security-Policy": "default-src 'self'; img-src 'self'; style-src 'self'; "
-    "script-src 'self'; connect-src 'self'; frame-ancestors 'none'",
-    "Referrer-Policy": "no-referrer",
-    "X-Content-Type-Options": "nosniff",
-    "Cache-Control": "no-store",
-}
-
-
-@dataclass(frozen=True)
-class ReviewSettings:
-    character: str
-    review_dir: str
-    reviewer: str
-    token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
-    results_root: str = Results().root
-    shot_rules: ShotRules | None = None
-    loopback_only: bool = True  # listening on loopback: a Host header must name loopback
-
-
-LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
-SAFE_METHODS = frozenset({"GET", "HEAD"})
-
-
-class TokenGate:
-    """Refuses (403) every request that does not carry the token, and more for writes.
-
-    - every request: the token, as `?token=` or the X-Charfolio-Token header;
-    - a write (POST): the token in the header only. A web page elsewhere cannot set that
-      header on a cross-site request without a CORS preflight, which is never answered;
-    - a request naming another site as its Origin is refused;
-    - on loopback, the Host header must name loopback: a DNS-rebound name pointing at
-      127.0.0.1 is refused.
-    """
-
-    def __init__(self, app: ASGIApp, token: str, loopback_only: bool = True) -> None:
-        self.app, self.token, self.loopback_only = app, token.encode(), loopback_only
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket"):
-            await self.app(scope, receive, send)
-            return
-        problem = self._problem(scope)
-        if problem is None:
-            await self.app(scope, receive, send)
-        elif scope["type"] == "websocket":
-            await send({"type": "websocket.close", "code": 1008})  # no socket routes anyway
-        else:
-            response = PlainTextResponse(
-                f"403: {problem}", status_code=403, headers=SECURITY_HEADERS
-            )
-            await response(scope, receive, send)
-
-    def _problem(self, scope: Scope) -> str | None:
-        headers = {k.decode("latin-1"): v for k, v in scope.get("headers", [])}
-        host = headers.get("host", b"").decode("latin-1")
-        if self.loopback_only and urlsplit(f"//{host}").hostname not in LOOPBACK_NAMES:
-            return f"this page answers only to 127.0.0.1 or localhost, not {host!r}"
-        origin = headers.get("origin")
-        if origin is not None and urlsplit(origin.decode("latin-1")).netloc != host:
-            return "requests from another site are refused"
-        given = [headers[TOKEN_HEADER]] if TOKEN_HEADER in headers else []
-        if scope.get("method", "GET") in SAFE_METHODS or scope["type"] == "websocket":
-            query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
-            given += [t.encode("latin-1", "replace") for t in query.get("token", [])]
-        if not any(secrets.compare_digest(t, self.token) for t in given):
-            return "this page needs the token of the URL `charfolio review` printed"
-        return None
-
-
-class Review:
-    """What the page shows and edits: loaded once when the server starts."""
-
-    def __init__(self, settings: ReviewSettings) -> None:
-        self.settings = settings
-        self.results = Results(settings.results_root).character(settings.character)
-        self.catalog_version = catalog_version(self.results)  # before reading: never newer
-        self.table = read_catalog(self.results)
-        files = self.table.column("file").to_pylist()
-        self.row_of = {f: i for i, f in enumerate(files)}
-        self.sha256_of = dict(zip(files, self.table.column("sha256").to_pylist(), strict=True))
-        self.tiles = tile_columns(
-            self.table, shot_types(self.table, self.results, settings.shot_rules)
-        )
-        tiers = {t for ts in self.tiles.get("tiers", []) for t in ts or []}
-        self.gaps = tier_gaps(self.results, tiers)
-        self.decisions_path = review_file(settings.review_dir, settings.character)
-        self.ratings_path = ratings_file(settings.review_dir, settings.character)
-        self.thumbs = ThumbnailCache()
-        self.refresh_rateables()
-
-    def refresh_rateables(self) -> list[Rateable]:
-        """Boards and checkpoint runs may be rendered while the page is open: look again."""
-        found = rateables(self.results)
-        self.files = ServedFiles(Path(self.results.root), [*self.row_of, *(r.file for r in found)])
-        # A board whose folder links outside the results is not listed: it could not be shown.
-        self.rateables = [r for r in found if self.files.path(r.file) is not None]
-        self.rateable_keys = {r.file for r in self.rateables}
-        return self.rateables
-
-
-def catalog_version(results: Results | Any) -> int:
-    """The catalog file's mtime in ns (0 when missing): the version the page shows."""
-    try:
-        return Path(results.catalog).stat().st_mtime_ns
-    except OSError:
-        return 0
 
 
 def decision_record(d: Decision) -> dict[str, str]:

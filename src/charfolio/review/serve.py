@@ -19,8 +19,9 @@ import uvicorn
 
 from charfolio.core.layout import REVIEW_PORT
 from charfolio.faces.shots import ShotRules
-from charfolio.review.app import ReviewSettings, create_app
+from charfolio.review.app import create_app
 from charfolio.review.catalog_view import CatalogError
+from charfolio.review.state import ReviewSettings
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = REVIEW_PORT
