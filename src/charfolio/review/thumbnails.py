@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import io
 import os
 import threading
 from collections import OrderedDict
 from pathlib import Path
 
-from PIL import Image
-
 from charfolio.core.imaging import DEFAULT_MAX_PIXELS
-from charfolio.core.regular_file import open_regular
+from charfolio.core.thumbnail import jpeg_thumbnail
 
 Key = tuple[str, int, int]  # path, mtime_ns, size: a regenerated image gets a new thumbnail
 
@@ -35,23 +32,11 @@ class ThumbnailCache:
             if key in self._cache:
                 self._cache.move_to_end(key)
                 return self._cache[key]
-        thumb = self._make(path)  # outside the lock: two tiles decode at once
+        thumb = jpeg_thumbnail(
+            path, self.size, self.max_pixels, quality=80
+        )  # unlocked: in parallel
         with self._lock:
             self._cache[key] = thumb
             while len(self._cache) > self.entries:
                 self._cache.popitem(last=False)
         return thumb
-
-    def _make(self, path: Path) -> bytes | None:
-        try:
-            with open_regular(path) as handle, Image.open(handle) as image:
-                if image.width * image.height > self.max_pixels:
-                    return None
-                image.draft("RGB", (self.size * 2, self.size * 2))  # fast JPEG decode at scale
-                thumb = image.convert("RGB")
-        except Exception:  # incl. DecompressionBombError, which is not an OSError
-            return None
-        thumb.thumbnail((self.size, self.size), Image.Resampling.LANCZOS)
-        buffer = io.BytesIO()
-        thumb.save(buffer, "JPEG", quality=80)
-        return buffer.getvalue()

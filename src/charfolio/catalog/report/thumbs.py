@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import base64
-import io
 from pathlib import Path
 
-from PIL import Image
-
 from charfolio.core.imaging import DEFAULT_MAX_PIXELS
-from charfolio.core.regular_file import open_regular
+from charfolio.core.thumbnail import jpeg_thumbnail
 
 
 class Thumbnails:
@@ -28,17 +25,7 @@ class Thumbnails:
         return self._cache[file]
 
     def _make(self, path: Path) -> str | None:
-        # Missing, not a regular file (a FIFO would block the report forever), too large or
-        # broken: the sheet shows a placeholder; the stages' tables already say why.
-        try:
-            with open_regular(path) as handle, Image.open(handle) as image:
-                if image.width * image.height > self.max_pixels:
-                    return None
-                image.draft("RGB", (self.size * 2, self.size * 2))  # fast JPEG decode at scale
-                thumb = image.convert("RGB")
-        except Exception:  # incl. DecompressionBombError, which is not an OSError
+        jpeg = jpeg_thumbnail(path, self.size, self.max_pixels, self.quality)
+        if jpeg is None:
             return None
-        thumb.thumbnail((self.size, self.size), Image.Resampling.LANCZOS)
-        buffer = io.BytesIO()
-        thumb.save(buffer, "JPEG", quality=self.quality, optimize=True, progressive=False)
-        return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+        return "data:image/jpeg;base64," + base64.b64encode(jpeg).decode("ascii")
