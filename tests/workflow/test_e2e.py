@@ -45,7 +45,8 @@ def test_demo_run_from_scenarios_to_tiers(workdir):
     # Every curation stage rejected something, and the tiers are non-empty and nested.
     report = json.loads((root / "selection_report.json").read_text())
     for stage in report["funnel"]["stages"]:
-        assert stage["rejected"] > 0, stage
+        # the review stage rejects only what a person rejects (tests/workflow/test_review.py)
+        assert stage["rejected"] > 0 or stage["stage"] == "review", stage
     faces = pq.read_table(root / "faces.parquet").column("face_verdict").to_pylist()
     assert {"ok", "no_face", "multiple_faces"} <= set(faces)
     tiers = {}
